@@ -25,13 +25,13 @@ PREFIX_TITLES = frozenset(
 #: Academic titles that follow a name (written without dots and spaces).
 SUFFIX_TITLES = frozenset(
     """SPD SH SE SKOM ST SSOS SAG AMD MM MPD MSI SKED SGZ SPT SIP SEI SPSI SIKOM SFARM MH MT
-    MKOM MAG SKEP SKM SPDI SHI SSI SSTP SIP AMKEP AMDKEB AMKEB APT MKES SPOG SPA SPB SPPD
+    MKOM MAG SKEP SKM SPDI SHI SSI SSTP AMKEP AMDKEB AMKEB APT MKES SPOG SPA SPB SPPD
     MBA PHD BSC SPSIK SAP SHUT STP SPI""".split()
 )
 #: Spellings and abbreviations of Muhammad (domain.md), written without dots.
 MUHAMMAD_VARIANTS = frozenset(
     """MUHAMMAD MUHAMAD MOHAMMAD MOHAMAD MOCHAMMAD MOCHAMAD MOHAMMED MUHAMMED MOHAMED
-    MUCHAMMAD MUCHAMAD MUHAMMAD M MOH MUH MHD MOCH MUCH MUHD MOHD""".split()
+    MUCHAMMAD MUCHAMAD M MOH MUH MHD MOCH MUCH MUHD MOHD""".split()
 )
 
 _SEPARATORS = re.compile(r"[^A-Z' ]+")
@@ -94,9 +94,7 @@ def normalise_names(raw: pd.Series) -> pd.DataFrame:
     norm = pd.array([p[0] or pd.NA for p in pairs] + [pd.NA], dtype="string")
     titles = pd.array([p[1] or pd.NA for p in pairs] + [pd.NA], dtype="string")
     # factorize marks nulls with -1, which indexes the trailing NA added above.
-    return pd.DataFrame(
-        {"name_norm": norm[codes], "name_titles": titles[codes]}, index=raw.index
-    )
+    return pd.DataFrame({"name_norm": norm[codes], "name_titles": titles[codes]}, index=raw.index)
 
 
 def _fold_one(name: str) -> str:

@@ -1,0 +1,135 @@
+"""KPU voter list (DPT): CSV (``,``, quoted) or XLSX with the list on its first sheet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from connectors.extract import RawExtract, read_delimited, read_rows
+from connectors.mapping import load_mapping
+from connectors.reference.regions import Kabupaten
+from connectors.region_names import RegionNameResolver
+from connectors.schema import Source
+from connectors.standardise import add_birth_date, add_identifiers, add_name, base_frame, finish
+from connectors.values import IssueLog, map_codes, parse_int, upper_text
+
+SEX = {"L": "M", "P": "F"}
+MARITAL = {"B": "belum_kawin", "S": "kawin", "P": "pernah_kawin"}
+YES_NO = {"S": "true", "B": "false"}
+
+
+def read(path: Path, mapping: Path | None = None) -> RawExtract:
+    columns = load_mapping("kpu", mapping)
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path, columns)
+    return read_delimited(path, delimiter=",", quoted=True, mapping=columns)
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text an agency meant, without repairing numbers.
+
+    A number in an identifier column stays visibly a number (``3.501012345670001e+15`` or
+    ``3501012345670000.0``) so the NIK cleaner rejects it: Excel keeps 15 digits only.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return (
+            repr(float(value))
+            if abs(value) >= 1e15
+            else (str(int(value)) if float(value).is_integer() else repr(value))
+        )
+    return str(value)
+
+
+def _read_xlsx(path: Path, columns) -> RawExtract:  # type: ignore[no-untyped-def]
+    from openpyxl import load_workbook  # only needed for spreadsheet extracts
+
+    from connectors.extract import ExtractError
+
+    data = path.read_bytes()
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many types for a broken workbook
+        raise ExtractError(
+            f"{path.name}: not a readable XLSX workbook ({type(err).__name__})"
+        ) from None
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            sheet = workbook.worksheets[0]
+            for values in sheet.iter_rows(values_only=True):
+                yield [_cell_text(v) for v in values]
+        finally:
+            workbook.close()
+
+    return read_rows(path, data, "xlsx", _trim_trailing_blank(rows()), columns)
+
+
+def _trim_trailing_blank(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """Spreadsheets report formatted-but-empty rows and cells; drop them at the edges."""
+    pending: list[list[str]] = []
+    width = None
+    for row in rows:
+        if width is None:
+            while row and row[-1] == "":
+                row.pop()
+            width = len(row)
+            yield row
+            continue
+        row = row[:width] if all(v == "" for v in row[width:]) else row
+        if not any(row):
+            pending.append(row)
+            continue
+        yield from pending
+        pending.clear()
+        yield row
+
+
+def standardise(raw: RawExtract, snapshot: date, kab: Kabupaten) -> pd.DataFrame:
+    rows = raw.readable
+    out = base_frame(raw, Source.KPU, snapshot)
+    issues = IssueLog(rows.index)
+    add_identifiers(out, rows["NIK"], rows.get("NKK"))
+    add_name(out, upper_text(rows["NAMA"]))
+    out["sex"], bad = map_codes(rows["JENIS_KELAMIN"], SEX)
+    issues.add(bad, "sex_unknown_code")
+    if "STATUS_PERKAWINAN" in rows:
+        out["marital_status"], bad = map_codes(rows["STATUS_PERKAWINAN"], MARITAL)
+        issues.add(bad, "marital_status_unknown_code")
+    if "KTP_EL" in rows:
+        ktp, bad = map_codes(rows["KTP_EL"], YES_NO)
+        out["ktp_el"] = ktp.map({"true": True, "false": False}).astype("boolean")
+        issues.add(bad, "ktp_el_unknown_code")
+    add_birth_date(out, rows["TANGGAL_LAHIR"], snapshot, issues)
+    for column, target in (("RT", "rt"), ("RW", "rw"), ("DISABILITAS", "disability")):
+        if column in rows:
+            out[target], bad = parse_int(rows[column])
+            issues.add(bad, f"{target}_not_a_number")
+    if "TEMPAT_LAHIR" in rows:
+        out["birth_place"] = upper_text(rows["TEMPAT_LAHIR"])
+    if "ALAMAT" in rows:
+        out["address"] = upper_text(rows["ALAMAT"])
+    if "TPS" in rows:
+        tps, _ = parse_int(rows["TPS"])
+        out["tps"] = tps.astype("string").str.zfill(3)
+    out["household"] = out["kk"]
+
+    regions = RegionNameResolver(kab).resolve(
+        upper_text(rows["KECAMATAN"]), upper_text(rows["KELURAHAN"])
+    )
+    out["kab_code"] = pd.Series(kab.kemendagri_code, index=rows.index, dtype="string")
+    out["kec_code"] = regions["kec_code"]
+    out["desa_code"] = regions["desa_code"]
+    issues.add(regions["kec_code"].isna(), "kecamatan_unresolved")
+    issues.add(regions["desa_code"].isna(), "kelurahan_unresolved")
+    issues.add(regions["desa_method"] == "fuzzy", "kelurahan_fuzzy_match")
+    issues.add(regions["kec_method"] == "fuzzy", "kecamatan_fuzzy_match")
+    return finish(out, issues)
