@@ -1,0 +1,79 @@
+"""The published warehouse tables, declared once (SQLAlchemy Core).
+
+Every published table carries ``region`` (the Kemendagri kab/kota code of the run that wrote
+it) and ``run_id``; a run replaces its region's rows in one transaction. Staging tables
+(``stg_*``) are working copies of a run and hold raw identifiers: they are not for analysts.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+resident = sa.Table(
+    "resident",
+    metadata,
+    sa.Column("resident_id", sa.String, primary_key=True, comment="padu's ID for the person"),
+    sa.Column("region", sa.String, nullable=False, comment="kab/kota of the run, 63.09"),
+    sa.Column("display_name", sa.String, comment="name from the most authoritative source"),
+    sa.Column("name_titles", sa.String, comment="titles of that name (H., S.PD., ...)"),
+    sa.Column("birth_date", sa.Date),
+    sa.Column("sex", sa.String(1), comment="M or F"),
+    sa.Column("kab_code", sa.String, comment="registered kab/kota (Kemendagri)"),
+    sa.Column("kec_code", sa.String, comment="registered kecamatan (Kemendagri)"),
+    sa.Column("desa_code", sa.String, comment="registered desa/kelurahan (Kemendagri)"),
+    sa.Column("domicile_desa_code", sa.String, comment="desa where BPS found the person"),
+    sa.Column("alive", sa.Boolean, comment="false when the civil registry records a death"),
+    sa.Column("nik_pseudonym", sa.String, comment="keyed pseudonym of the NIK, never the NIK"),
+    sa.Column("in_dukcapil", sa.Boolean, nullable=False),
+    sa.Column("in_kpu", sa.Boolean, nullable=False),
+    sa.Column("in_bps", sa.Boolean, nullable=False),
+    sa.Column("sources", sa.String, nullable=False, comment="e.g. dukcapil,kpu"),
+    sa.Column("source_rows", sa.Integer, nullable=False, comment="rows linked to the resident"),
+    sa.Column("run_id", sa.String, nullable=False),
+)
+
+resident_link = sa.Table(
+    "resident_link",
+    metadata,
+    sa.Column("source", sa.String, nullable=False, comment="dukcapil, kpu or bps"),
+    sa.Column("source_file", sa.String, primary_key=True),
+    sa.Column("source_row", sa.Integer, primary_key=True, comment="1-based data row"),
+    sa.Column("resident_id", sa.String, nullable=False, index=True),
+    sa.Column("link_method", sa.String, nullable=False, comment="how the row was linked"),
+    sa.Column("link_score", sa.Float, comment="name similarity 0-100 for fuzzy links"),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("source_file", sa.String, primary_key=True),
+    sa.Column("source_row", sa.Integer, primary_key=True),
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("raw_line", sa.String, comment="the row as read; restricted: may hold identifiers"),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+)
+
+load_audit = sa.Table(
+    "load_audit",
+    metadata,
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("source_file", sa.String, primary_key=True),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("snapshot_date", sa.Date, nullable=False),
+    sa.Column("checksum", sa.String, nullable=False, comment="sha256 of the file"),
+    sa.Column("encoding", sa.String),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_loaded", sa.Integer, nullable=False),
+    sa.Column("rows_quarantined", sa.Integer, nullable=False),
+    sa.Column("file_issues", sa.String, comment="problems with the file as a whole"),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+)
+
+PUBLISHED = (resident, resident_link, quarantine, load_audit)

@@ -1,0 +1,160 @@
+"""The warehouse: one place that executes SQL, for embedded DuckDB and PostgreSQL.
+
+Data moves through native bulk paths: DuckDB ingests DataFrames directly, PostgreSQL gets
+``COPY``. Published tables are created from the declarations in ``connectors.tables``;
+a run's results are published for its region in one transaction, so readers see either the
+previous complete state or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from connectors.tables import PUBLISHED, metadata
+
+DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def default_url(path: Path = DEFAULT_WAREHOUSE) -> str:
+    return f"duckdb:///{path}"
+
+
+def _sql_type(dtype: Any) -> str:
+    kind = str(dtype)
+    if kind in ("Int64", "int64", "int32", "Int32"):
+        return "BIGINT"
+    if kind in ("float64", "Float64"):
+        return "DOUBLE PRECISION"
+    if kind in ("boolean", "bool"):
+        return "BOOLEAN"
+    if kind.startswith("datetime64"):
+        return "TIMESTAMP"
+    return "TEXT"
+
+
+class Warehouse:
+    """A SQLAlchemy URL and the few operations padu needs on it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        backend = sa.engine.make_url(url).get_backend_name()
+        if backend not in ("duckdb", "postgresql"):
+            raise ValueError(f"unsupported warehouse backend {backend!r} (duckdb or postgresql)")
+        self.backend = backend
+        if backend == "duckdb":
+            database = sa.engine.make_url(url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # No pooling: an embedded DuckDB file is locked while a connection is open.
+        self.engine = sa.create_engine(url, poolclass=NullPool)
+
+    # -- connections -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def create_published_tables(self, connection: sa.Connection | None = None) -> None:
+        if connection is None:
+            with self.transaction() as conn:
+                metadata.create_all(conn, tables=list(PUBLISHED))
+        else:
+            metadata.create_all(connection, tables=list(PUBLISHED))
+
+    def has_table(self, name: str) -> bool:
+        return sa.inspect(self.engine).has_table(name)
+
+    # -- bulk data ---------------------------------------------------------------------------
+
+    def replace_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Create (or recreate) a working table holding exactly ``frame``."""
+        _check_name(name)
+        with self.transaction() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+            columns = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in frame.dtypes.items())
+            conn.execute(sa.text(f"CREATE TABLE {name} ({columns})"))
+            self._insert(conn, name, frame)
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        _check_name(name)
+        return self.query(f"SELECT * FROM {name}")
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        with self.transaction() as conn:
+            if self.backend == "duckdb" and not params:
+                return conn.connection.driver_connection.execute(sql).df()
+            result = conn.execute(sa.text(sql), dict(params or {}))
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        with self.transaction() as conn:
+            return conn.execute(sa.text(sql), dict(params or {})).scalar()
+
+    def publish(self, region: str, tables: Mapping[str, pd.DataFrame]) -> None:
+        """Replace ``region``'s rows of each published table, all in one transaction."""
+        known = {t.name for t in PUBLISHED}
+        unknown = set(tables) - known
+        if unknown:
+            raise ValueError(f"not published tables: {sorted(unknown)}")
+        with self.transaction() as conn:
+            self.create_published_tables(conn)
+            for name, frame in tables.items():
+                conn.execute(
+                    sa.text(f"DELETE FROM {name} WHERE region = :region"), {"region": region}
+                )
+                self._insert(conn, name, frame)
+
+    def _insert(self, conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        if self.backend == "duckdb":
+            duck = conn.connection.driver_connection
+            view = f"incoming_{name}"
+            duck.register(view, frame)
+            try:
+                duck.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")
+            finally:
+                duck.unregister(view)
+            return
+        buffer = io.StringIO()
+        _to_copy_csv(frame, buffer)
+        buffer.seek(0)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.copy_expert(
+                f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+            )
+        finally:
+            cursor.close()
+
+
+def _to_copy_csv(frame: pd.DataFrame, buffer: io.StringIO) -> None:
+    """CSV for PostgreSQL COPY: nulls as ``\\N``, everything else quoted as needed."""
+    out = frame.copy()
+    for column, dtype in out.dtypes.items():
+        if str(dtype).startswith("datetime64"):
+            out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M:%S")
+    out.to_csv(buffer, index=False, header=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"not a valid table name: {name!r}")

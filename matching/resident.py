@@ -1,0 +1,87 @@
+"""From clusters of source rows to residents: IDs and the golden record.
+
+Survivorship follows the authorities in domain.md: identity (name, birth date, sex,
+registered address, NIK, alive) from the civil registry, then the voter list, then BPS;
+domicile from BPS. For each field the first non-null value in that order wins.
+
+Resident IDs are keyed hashes of the cluster's anchor identity (its registry NIK, or the
+source row when there is none), so the same inputs always give the same IDs and a NIK
+cannot be recovered from an ID without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import numpy as np
+import pandas as pd
+
+from matching.linkage import SOURCE_PRIORITY
+from matching.nik import pseudonymise
+
+
+def _resident_id(identity: str, key: bytes) -> str:
+    return "R" + hmac.new(key, b"resident\x00" + identity.encode(), hashlib.sha256).hexdigest()[:15]
+
+
+def build_residents(
+    records: pd.DataFrame, clusters: pd.DataFrame, key: bytes
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Residents (one row per cluster) and each record's ``resident_id`` (aligned to records)."""
+    work = records.reset_index(drop=True).copy()
+    work["cluster"] = clusters["cluster"].to_numpy()
+    work["priority"] = work["source"].map(SOURCE_PRIORITY)
+    # Dead registry rows rank after living ones, so a re-registered living person wins.
+    work["dead"] = work["alive"].eq(False).fillna(False).astype(int)
+    work = work.sort_values(
+        ["cluster", "priority", "dead", "source_file", "source_row"], kind="stable"
+    )
+
+    identity = work["nik"].where(work["source"] == "dukcapil")
+    fallback = work["source_file"] + ":" + work["source_row"].astype("string")
+    work["identity"] = ("nik:" + identity).fillna("row:" + fallback)
+    first = work.groupby("cluster", sort=True)
+    anchor = first["identity"].first()
+    ids = anchor.map(lambda value: _resident_id(value, key))
+    # Two clusters can share an anchor NIK (a NIK conflict split in two): keep IDs unique.
+    clash = ids.duplicated(keep="first")
+    if clash.any():
+        rows = first["source_file"].first() + ":" + first["source_row"].first().astype("string")
+        ids[clash] = ("row:" + rows[clash]).map(lambda value: _resident_id(value, key))
+
+    def best(column: str, source: str | None = None) -> pd.Series:
+        values = work[column] if source is None else work[column].where(work["source"] == source)
+        return values.groupby(work["cluster"], sort=True).first()
+
+    sources = work.groupby("cluster", sort=True)["source"].agg(lambda s: set(s))
+    residents = pd.DataFrame(
+        {
+            "resident_id": ids,
+            "display_name": best("name_norm"),
+            "name_titles": best("name_titles"),
+            "birth_date": best("birth_date"),
+            "sex": best("sex"),
+            "kab_code": best("kab_code", "dukcapil").fillna(best("kab_code")),
+            "kec_code": best("kec_code", "dukcapil").fillna(best("kec_code", "kpu")),
+            "desa_code": best("desa_code", "dukcapil").fillna(best("desa_code", "kpu")),
+            "domicile_desa_code": best("desa_code", "bps"),
+            "alive": _alive(work),
+            "nik_pseudonym": pseudonymise(best("nik"), key, purpose="nik"),
+            "in_dukcapil": sources.map(lambda s: "dukcapil" in s),
+            "in_kpu": sources.map(lambda s: "kpu" in s),
+            "in_bps": sources.map(lambda s: "bps" in s),
+            "sources": sources.map(lambda s: ",".join(sorted(s, key=SOURCE_PRIORITY.get))),
+            "source_rows": first.size(),
+        }
+    ).reset_index(drop=True)
+    record_ids = ids.reindex(clusters["cluster"].to_numpy()).to_numpy()
+    return residents, pd.Series(record_ids, index=records.index, name="resident_id")
+
+
+def _alive(work: pd.DataFrame) -> pd.Series:
+    """Alive unless every civil-registry row of the person records a death; null if none."""
+    registry = work[work["source"] == "dukcapil"]
+    any_alive = registry["alive"].fillna(True).groupby(registry["cluster"]).any()
+    clusters = np.sort(work["cluster"].unique())
+    return any_alive.reindex(clusters).astype("boolean")

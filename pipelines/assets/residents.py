@@ -1,0 +1,182 @@
+"""Linkage of the three sources into residents, and publication of the warehouse tables."""
+
+import dagster as dg
+import pandas as pd
+
+from connectors.schema import Source, conform
+from connectors.tables import load_audit, quarantine, resident, resident_link
+from connectors.warehouse import Warehouse
+from matching.linkage import FirstLinker
+from matching.resident import build_residents
+from pipelines.assets import staging
+from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
+
+GROUP = "residents"
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[f"{source.value}_records" for source in Source],
+    description="Links the records of all sources into clusters, one per person, and builds "
+    "each person's golden record (staged until published).",
+    kinds={"python", "rapidfuzz"},
+)
+def linked_residents(
+    context: dg.AssetExecutionContext,
+    landing: LandingFolder,
+    warehouse: WarehouseResource,
+    pseudonym_key: PseudonymKey,
+) -> dg.MaterializeResult:
+    kab = landing.kab()
+    store = warehouse.open()
+    frames = [conform(store.read_table(staging.records_table(s, kab))) for s in Source]
+    records = pd.concat(frames, ignore_index=True)
+    context.log.info(f"linking {len(records):,} records")
+    if pseudonym_key.is_demo:
+        context.log.warning("using the demo pseudonym key: pseudonyms and IDs are not protected")
+    result = FirstLinker().link(records)
+    residents, record_ids = build_residents(records, result.clusters, pseudonym_key.bytes())
+    links = pd.DataFrame(
+        {
+            "source": records["source"],
+            "source_file": records["source_file"],
+            "source_row": records["source_row"],
+            "resident_id": record_ids.astype("string"),
+            "link_method": result.clusters["link_method"].astype("string"),
+            "link_score": result.clusters["link_score"],
+        }
+    )
+    store.replace_table(staging.links_table(kab), links)
+    store.replace_table(staging.residents_table(kab), residents)
+    methods = links["link_method"].value_counts().to_dict()
+    context.log.info(f"{len(residents):,} residents from {len(records):,} records")
+    return dg.MaterializeResult(
+        metadata={
+            "residents": len(residents),
+            "records": len(records),
+            "pairs_compared": result.pairs_compared,
+            "link_methods": {str(k): int(v) for k, v in methods.items()},
+        }
+    )
+
+
+def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    files = pd.concat(
+        [store.read_table(staging.file_table(s, kab)) for s in Source], ignore_index=True
+    )
+    loaded = links.groupby("source_file").size()
+    audit = pd.DataFrame(
+        {
+            "source": files["source"].astype("string"),
+            "source_file": files["source_file"].astype("string"),
+            "region": files["region"].astype("string"),
+            "snapshot_date": pd.to_datetime(files["snapshot_date"]),
+            "checksum": files["checksum"].astype("string"),
+            "encoding": files["encoding"].astype("string"),
+            "rows_read": files["rows_read"].astype("int64"),
+            "rows_loaded": files["source_file"].map(loaded).fillna(0).astype("int64"),
+            "rows_quarantined": files["rows_quarantined"].astype("int64"),
+            "file_issues": files["file_issues"].astype("string"),
+            "loaded_at": pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"),
+            "run_id": run_id,
+        }
+    )
+    return audit
+
+
+def unreconciled_files(audit: pd.DataFrame) -> pd.DataFrame:
+    """Files whose rows read differ from rows loaded plus rows quarantined."""
+    return audit[audit["rows_read"] != audit["rows_loaded"] + audit["rows_quarantined"]]
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    specs=[
+        dg.AssetSpec(
+            "resident",
+            deps=[linked_residents],
+            description="One row per resident.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            "resident_link",
+            deps=[linked_residents],
+            description="One row per loaded source row: which resident it belongs to and how "
+            "it was linked.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            "quarantine",
+            deps=[linked_residents],
+            description="Rows that could not be read as records, with the reason and raw line.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            "load_audit",
+            deps=[linked_residents],
+            description="Per file: checksum and row accounting.",
+            kinds={"duckdb"},
+        ),
+    ],
+)
+def published_tables(
+    context: dg.AssetExecutionContext, landing: LandingFolder, warehouse: WarehouseResource
+):  # type: ignore[no-untyped-def]
+    """Publishes the region's tables in one transaction, after checking the row accounting."""
+    kab = landing.kab()
+    store = warehouse.open()
+    run_id = context.run_id
+    region = kab.kemendagri_code
+    links = store.read_table(staging.links_table(kab))
+    residents = store.read_table(staging.residents_table(kab))
+    audit = _load_audit(store, kab, links, run_id)
+    bad = unreconciled_files(audit)
+    if len(bad):
+        raise dg.Failure(
+            "row accounting does not reconcile for "
+            + ", ".join(bad["source_file"])
+            + "; nothing was published"
+        )
+    quarantined = []
+    for source in Source:
+        raw = store.read_table(staging.raw_table(source, kab))
+        rows = raw[raw["quarantine_reason"].notna()]
+        quarantined.append(
+            pd.DataFrame(
+                {
+                    "source": source.value,
+                    "source_file": audit.loc[audit["source"] == source.value, "source_file"].iloc[
+                        0
+                    ],
+                    "source_row": rows["source_row"].astype("int64"),
+                    "reason": rows["quarantine_reason"].astype("string"),
+                    "raw_line": rows["raw_line"].astype("string"),
+                }
+            )
+        )
+    quarantine_rows = pd.concat(quarantined, ignore_index=True)
+    tables = {
+        resident.name: _with_run(residents, region, run_id, resident),
+        resident_link.name: _with_run(links, region, run_id, resident_link),
+        quarantine.name: _with_run(quarantine_rows, region, run_id, quarantine),
+        load_audit.name: audit[[c.name for c in load_audit.columns]],
+    }
+    store.publish(region, tables)
+    context.log.info(
+        f"published {len(residents):,} residents, {len(links):,} links, "
+        f"{len(quarantine_rows):,} quarantined rows for {region}"
+    )
+    yield dg.MaterializeResult(asset_key="resident", metadata={"rows": len(residents)})
+    yield dg.MaterializeResult(asset_key="resident_link", metadata={"rows": len(links)})
+    yield dg.MaterializeResult(asset_key="quarantine", metadata={"rows": len(quarantine_rows)})
+    yield dg.MaterializeResult(
+        asset_key="load_audit",
+        metadata={"files": len(audit), "rows_read": int(audit["rows_read"].sum())},
+    )
+
+
+def _with_run(frame: pd.DataFrame, region: str, run_id: str, table) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    out = frame.copy()
+    out["region"] = region
+    out["run_id"] = run_id
+    return out[[c.name for c in table.columns]]

@@ -1,0 +1,26 @@
+"""Names of a run's working tables. They hold raw identifiers: engineers only."""
+
+from __future__ import annotations
+
+from connectors.reference.regions import Kabupaten
+from connectors.schema import Source
+
+
+def raw_table(source: Source, kab: Kabupaten) -> str:
+    return f"stg_{source.value}_raw_{kab.compact_code}"
+
+
+def file_table(source: Source, kab: Kabupaten) -> str:
+    return f"stg_{source.value}_file_{kab.compact_code}"
+
+
+def records_table(source: Source, kab: Kabupaten) -> str:
+    return f"stg_{source.value}_records_{kab.compact_code}"
+
+
+def links_table(kab: Kabupaten) -> str:
+    return f"stg_links_{kab.compact_code}"
+
+
+def residents_table(kab: Kabupaten) -> str:
+    return f"stg_residents_{kab.compact_code}"

@@ -1,0 +1,45 @@
+"""Asset checks on the published tables."""
+
+import dagster as dg
+
+from pipelines.resources import LandingFolder, WarehouseResource
+
+
+@dg.asset_check(
+    asset="resident_link",
+    blocking=True,
+    description="For every file of the region: rows read = rows in resident_link + rows in "
+    "quarantine. No row is lost.",
+)
+def row_accounting(landing: LandingFolder, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    region = landing.kab().kemendagri_code
+    store = warehouse.open()
+    counts = store.query(
+        f"""
+        SELECT a.source_file, a.rows_read,
+               (SELECT count(*) FROM resident_link l
+                 WHERE l.source_file = a.source_file AND l.region = a.region) AS linked,
+               (SELECT count(*) FROM quarantine q
+                 WHERE q.source_file = a.source_file AND q.region = a.region) AS quarantined
+        FROM load_audit a WHERE a.region = '{region}'
+        ORDER BY a.source_file
+        """
+    )
+    counts["difference"] = counts["rows_read"] - counts["linked"] - counts["quarantined"]
+    bad = counts[counts["difference"] != 0]
+    per_file = {
+        row.source_file: {
+            "read": int(row.rows_read),
+            "linked": int(row.linked),
+            "quarantined": int(row.quarantined),
+        }
+        for row in counts.itertuples()
+    }
+    return dg.AssetCheckResult(
+        passed=bool(len(counts) > 0 and bad.empty),
+        metadata={
+            "files": len(counts),
+            "unreconciled_files": ", ".join(bad["source_file"]) or "none",
+            "per_file": per_file,
+        },
+    )

@@ -1,0 +1,194 @@
+"""The ``padu`` command: generate synthetic extracts, run the pipeline, run the demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+DEFAULT_DEMO_DIR = Path("data") / "demo"
+DEFAULT_DEMO_REGION = "6309"  # Kab. Tabalong, Kalimantan Selatan
+
+
+def _snapshot(value: str | None) -> date:
+    if value is None:
+        return date(2026, 11, 1)
+    try:
+        return datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYYMMDD form") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """padu: reconcile Disdukcapil, KPU and BPS resident lists into one resident table."""
+
+
+@main.command()
+@click.option("--region", required=True, help="Kemendagri kab/kota code, 4 digits (e.g. 6309).")
+@click.option("--people", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Landing folder to write."
+)
+@click.option("--snapshot", help="Snapshot date YYYYMMDD (default 20261101).")
+@click.option("--kpu-format", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path),
+    help="Where to write truth.csv (default: next to the landing folder, OUT/../truth.csv).",
+)
+def generate(
+    region: str,
+    people: int,
+    seed: int,
+    out: Path,
+    snapshot: str | None,
+    kpu_format: str,
+    truth: Path | None,
+) -> None:
+    """Write synthetic Disdukcapil, KPU and BPS extracts for a kab/kota, with the truth."""
+    from connectors.reference.regions import UnknownRegionError
+    from connectors.synthetic import generate as run_generator
+
+    started = time.perf_counter()
+    try:
+        summary = run_generator(
+            region=region,
+            people=people,
+            seed=seed,
+            out=out,
+            snapshot=_snapshot(snapshot),
+            truth=truth,
+            kpu_format=kpu_format,
+        )
+    except UnknownRegionError as err:
+        raise click.ClickException(str(err)) from None
+    elapsed = time.perf_counter() - started
+    click.echo(f"generated {people:,} people for {region} in {elapsed:.1f} s")
+    for path, rows in summary.rows_per_file.items():
+        click.echo(f"  {Path(path).name}: {rows:,} rows")
+    click.echo(f"  truth: {summary.truth_path}")
+
+
+def run_pipeline(
+    landing: Path,
+    warehouse: str | None,
+    region: str | None,
+    mapping_dir: Path | None = None,
+    echo=click.echo,  # type: ignore[no-untyped-def]
+) -> bool:
+    """Materialise every asset for the extracts in ``landing``; print a summary. True if ok."""
+    import dagster as dg
+
+    from connectors.warehouse import Warehouse
+    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
+
+    resources = build_resources(
+        landing=str(landing),
+        region=region,
+        warehouse_url=warehouse,
+        mapping_dir=str(mapping_dir) if mapping_dir else None,
+    )
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    started = time.perf_counter()
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        tags={"padu/started_by": "padu run"},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data:
+                echo(f"failed: {event.step_key}: {event.step_failure_data.error.message.strip()}")
+        echo(f"run {result.run_id} failed after {elapsed:.1f} s; the warehouse is unchanged")
+        return False
+    store = Warehouse(resources["warehouse"].url)
+    kab = resources["landing"].kab()
+    audit = store.query(
+        "SELECT source_file, rows_read, rows_loaded, rows_quarantined FROM load_audit "
+        f"WHERE region = '{kab.kemendagri_code}' ORDER BY source"
+    )
+    residents = store.scalar(
+        "SELECT count(*) FROM resident WHERE region = :r", {"r": kab.kemendagri_code}
+    )
+    checks = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    echo(f"\npadu run {result.run_id} for {kab.kemendagri_code} {kab.name}: {elapsed:.1f} s")
+    for row in audit.itertuples():
+        echo(
+            f"  {row.source_file}: read {row.rows_read:,}, loaded {row.rows_loaded:,}, "
+            f"quarantined {row.rows_quarantined:,}"
+        )
+    echo(
+        f"  total: read {int(audit.rows_read.sum()):,}, loaded {int(audit.rows_loaded.sum()):,},"
+        f" quarantined {int(audit.rows_quarantined.sum()):,}; residents {residents:,}"
+    )
+    for check in checks:
+        echo(f"  check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+    echo(f"  warehouse: {store.url}")
+    return all(c.passed for c in checks)
+
+
+@main.command()
+@click.option(
+    "--landing", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True
+)
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+@click.option("--region", help="Kab/kota code, when the landing folder holds several.")
+@click.option(
+    "--mapping-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Folder of <source>.yaml column mappings overriding the defaults.",
+)
+def run(landing: Path, warehouse: str | None, region: str | None, mapping_dir: Path | None) -> None:
+    """Load the newest extracts in LANDING, link them and publish the warehouse tables."""
+    if not run_pipeline(landing, warehouse, region, mapping_dir):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--people", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--region", default=DEFAULT_DEMO_REGION, show_default=True)
+@click.option(
+    "--dir", "folder", type=click.Path(path_type=Path), default=DEFAULT_DEMO_DIR, show_default=True
+)
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+@click.pass_context
+def demo(
+    ctx: click.Context, people: int, seed: int, region: str, folder: Path, warehouse: str | None
+) -> None:
+    """Generate a synthetic region into DIR/landing and run the whole pipeline on it."""
+    landing = folder / "landing"
+    if landing.exists():
+        for old in landing.iterdir():
+            if old.is_file():
+                old.unlink()
+    ctx.invoke(
+        generate,
+        region=region,
+        people=people,
+        seed=seed,
+        out=landing,
+        snapshot=None,
+        kpu_format="csv",
+        truth=None,
+    )
+    if not run_pipeline(landing, warehouse, region):
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,44 @@
+"""padu's Dagster definitions: the asset graph, its checks and its resources.
+
+Settings come from environment variables when set (documented in the README), else from the
+demo defaults: ``PADU_LANDING``, ``PADU_REGION``, ``PADU_WAREHOUSE_URL``,
+``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``.
+"""
+
+import os
+
+import dagster as dg
+
+from pipelines.assets.residents import linked_residents, published_tables
+from pipelines.assets.sources import SOURCE_ASSETS
+from pipelines.checks import row_accounting
+from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
+
+
+def build_resources(
+    landing: str | None = None,
+    region: str | None = None,
+    warehouse_url: str | None = None,
+    mapping_dir: str | None = None,
+) -> dict[str, dg.ConfigurableResource]:
+    """Resources from explicit values, else ``PADU_*`` environment variables, else defaults."""
+    settings = {
+        "folder": landing or os.environ.get("PADU_LANDING"),
+        "region": region or os.environ.get("PADU_REGION"),
+        "mapping_dir": mapping_dir or os.environ.get("PADU_MAPPING_DIR"),
+    }
+    landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v})
+    url = warehouse_url or os.environ.get("PADU_WAREHOUSE_URL")
+    warehouse = WarehouseResource(url=url) if url else WarehouseResource()
+    key = (
+        PseudonymKey(key=dg.EnvVar("PADU_PSEUDONYM_KEY"))
+        if os.environ.get("PADU_PSEUDONYM_KEY")
+        else PseudonymKey()
+    )
+    return {"landing": landing_resource, "warehouse": warehouse, "pseudonym_key": key}
+
+
+ALL_ASSETS = [*SOURCE_ASSETS, linked_residents, published_tables]
+ALL_CHECKS = [row_accounting]
+
+defs = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, resources=build_resources())

@@ -1,0 +1,83 @@
+"""Dagster resources: where extracts land, where the warehouse is, the pseudonym key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from connectors.landing import ExtractFile, Ignored, latest, regions_present, scan
+from connectors.reference.regions import Kabupaten, kabupaten
+from connectors.schema import Source
+from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
+
+#: The key used when none is configured. Pseudonyms made with it protect nothing.
+DEMO_PSEUDONYM_KEY = "padu-demo-key-not-secret"
+DEFAULT_LANDING = Path("data") / "demo" / "landing"
+
+
+class LandingFolder(dg.ConfigurableResource):
+    """The folder agencies deliver extracts to, and the kab/kota this run is for.
+
+    ``region`` may be left empty when the folder holds one kab/kota only.
+    """
+
+    folder: str = str(DEFAULT_LANDING)
+    region: str | None = None
+    mapping_dir: str | None = None  # <source>.yaml files overriding the column mappings
+
+    def kab(self) -> Kabupaten:
+        extracts, _ = scan(Path(self.folder))
+        if self.region:
+            return kabupaten(self.region)
+        present = regions_present(extracts)
+        if len(present) == 1:
+            return present[0]
+        if not present:
+            raise dg.Failure(f"no agency extracts found in landing folder {self.folder}")
+        codes = ", ".join(k.compact_code for k in present)
+        raise dg.Failure(
+            f"landing folder {self.folder} holds several kab/kota ({codes}); choose one with "
+            "the region setting (padu run --region)"
+        )
+
+    def extract(self, source: Source) -> ExtractFile:
+        """The newest extract of ``source`` for this run's kab/kota."""
+        kab = self.kab()
+        found = latest(scan(Path(self.folder))[0], source, kab)
+        if found is None:
+            raise dg.Failure(
+                f"no {source.value} extract for {kab.kemendagri_code} ({kab.name}) in {self.folder}"
+            )
+        return found
+
+    def ignored(self) -> list[Ignored]:
+        return scan(Path(self.folder))[1]
+
+    def mapping_override(self, source: Source) -> Path | None:
+        if not self.mapping_dir:
+            return None
+        path = Path(self.mapping_dir) / f"{source.value}.yaml"
+        return path if path.exists() else None
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Any SQLAlchemy URL; an embedded DuckDB file by default."""
+
+    url: str = default_url(DEFAULT_WAREHOUSE)
+
+    def open(self) -> Warehouse:
+        return Warehouse(self.url)
+
+
+class PseudonymKey(dg.ConfigurableResource):
+    """Secret key for the keyed pseudonyms (HMAC-SHA256) of NIK and KK, and resident IDs."""
+
+    key: str = DEMO_PSEUDONYM_KEY
+
+    @property
+    def is_demo(self) -> bool:
+        return self.key == DEMO_PSEUDONYM_KEY
+
+    def bytes(self) -> bytes:
+        return self.key.encode()

@@ -1,0 +1,94 @@
+"""Builders for small hand-made agency extracts (formats.md), for connector tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DUKCAPIL_HEADER = [
+    "NIK", "NO_KK", "NAMA_LGKP", "JENIS_KLMIN", "TMPT_LHR", "TGL_LHR", "AGAMA", "STAT_KWN",
+    "STAT_HBKEL", "PDDK_AKH", "JENIS_PKRJN", "NAMA_LGKP_IBU", "ALAMAT", "NO_RT", "NO_RW",
+    "NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL", "STAT_HIDUP",
+]  # fmt: skip
+KPU_HEADER = [
+    "NO", "NKK", "NIK", "NAMA", "TEMPAT_LAHIR", "TANGGAL_LAHIR", "STATUS_PERKAWINAN",
+    "JENIS_KELAMIN", "ALAMAT", "RT", "RW", "DISABILITAS", "KTP_EL", "KETERANGAN", "KECAMATAN",
+    "KELURAHAN", "TPS",
+]  # fmt: skip
+BPS_HEADER = [
+    "R101", "R102", "R103", "R104", "R105", "R109", "R110", "R401", "R402", "R403", "R404",
+    "R405", "R406", "R407", "R408",
+]  # fmt: skip
+
+# Two people of Kab. Tabalong, desa Hapalah (63.09.01.2001; BPS 6309010001).
+BUDI = {"nik": "6309013112850001", "kk": "6309010101100001", "name": "H. BUDI SANTOSO",
+        "sex": "1", "dob": "31-12-1985"}  # fmt: skip
+SITI = {"nik": "6309014405900002", "kk": "6309010101100001", "name": "SITI AMINAH",
+        "sex": "2", "dob": "04-05-1990"}  # fmt: skip
+
+
+def dukcapil_row(person: dict[str, str], **override: str) -> list[str]:
+    row = {
+        "NIK": person["nik"], "NO_KK": person["kk"], "NAMA_LGKP": person["name"],
+        "JENIS_KLMIN": person["sex"], "TMPT_LHR": "TANJUNG", "TGL_LHR": person["dob"],
+        "AGAMA": "1", "STAT_KWN": "2", "STAT_HBKEL": "1" if person["sex"] == "1" else "3",
+        "PDDK_AKH": "5", "JENIS_PKRJN": "15", "NAMA_LGKP_IBU": "SARINAH", "ALAMAT": "JL. MAWAR",
+        "NO_RT": "3", "NO_RW": "1", "NO_PROP": "63", "NO_KAB": "9", "NO_KEC": "1",
+        "NO_KEL": "2001", "STAT_HIDUP": "1",
+    }  # fmt: skip
+    row.update(override)
+    return [row[c] for c in DUKCAPIL_HEADER]
+
+
+def kpu_row(person: dict[str, str], **override: str) -> list[str]:
+    day, month, year = person["dob"].split("-")
+    row = {
+        "NO": "1", "NKK": person["kk"], "NIK": person["nik"], "NAMA": person["name"],
+        "TEMPAT_LAHIR": "TANJUNG", "TANGGAL_LAHIR": f"{day}|{month}|{year}",
+        "STATUS_PERKAWINAN": "S", "JENIS_KELAMIN": "L" if person["sex"] == "1" else "P",
+        "ALAMAT": "JL. MAWAR", "RT": "003", "RW": "001", "DISABILITAS": "0", "KTP_EL": "S",
+        "KETERANGAN": "", "KECAMATAN": "BANUA LAWAS", "KELURAHAN": "HAPALAH", "TPS": "001",
+    }  # fmt: skip
+    row.update(override)
+    return [row[c] for c in KPU_HEADER]
+
+
+def bps_row(person: dict[str, str], **override: str) -> list[str]:
+    row = {
+        "R101": "63", "R102": "09", "R103": "010", "R104": "001", "R105": "0001", "R109": "1",
+        "R110": "1", "R401": "1", "R402": person["name"], "R403": person["nik"],
+        "R404": "1", "R405": person["sex"], "R406": person["dob"].replace("-", "/"),
+        "R407": "40", "R408": "2",
+    }  # fmt: skip
+    row.update(override)
+    return [row[c] for c in BPS_HEADER]
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def delimited(header: list[str], rows: list[list[str]], delimiter: str) -> str:
+    return "\n".join(delimiter.join(r) for r in [header, *rows]) + "\n"
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """A landing folder with one consistent extract per agency for Kab. Tabalong."""
+    folder = tmp_path / "landing"
+    write_text(
+        folder / "dukcapil_6309_20261101.csv",
+        delimited(DUKCAPIL_HEADER, [dukcapil_row(BUDI), dukcapil_row(SITI)], "|"),
+    )
+    write_text(
+        folder / "kpu_dpt_6309_20261101.csv",
+        delimited(KPU_HEADER, [kpu_row(BUDI), kpu_row(SITI, NO="2")], ","),
+    )
+    write_text(
+        folder / "bps_regsosek_6309_20261101.csv",
+        delimited(BPS_HEADER, [bps_row(BUDI), bps_row(SITI, R401="2", R404="2")], ","),
+    )
+    return folder
