@@ -86,7 +86,7 @@ def _records(lines: list[str], delimiter: str, quoted: bool) -> Iterator[tuple[l
     def feed(source: Iterable[str]) -> Iterator[str]:
         for line in source:
             consumed.append(line)
-            yield line
+            yield line + "\n"
 
     reader = csv.reader(
         feed(lines),
