@@ -224,7 +224,8 @@ def _duplicate_registration_edges(frame: pd.DataFrame) -> tuple[pd.DataFrame, in
     score = name_scores(key[left], key[right])
     mother_score = name_scores(mother[left], mother[right])
     keep = (score >= DUPLICATE_THRESHOLD) & (mother_score >= 90)
-    return _edge_frame(left[keep], right[keep], "duplicate_registration", score[keep]), len(pairs)
+    # The later row is the duplicate: it is the one attached to the earlier registration.
+    return _edge_frame(right[keep], left[keep], "duplicate_registration", score[keep]), len(pairs)
 
 
 def _components(n: int, edges: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,117 @@
+"""The warehouse on both backends: embedded DuckDB and the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors.warehouse import Warehouse
+
+
+def _postgres_url() -> Iterator[str]:
+    admin_url = os.environ.get("PADU_TEST_POSTGRES_URL")
+    if not admin_url:
+        if os.environ.get("CI"):
+            pytest.fail("PADU_TEST_POSTGRES_URL is not set in CI; PostgreSQL tests must run")
+        pytest.skip("PADU_TEST_POSTGRES_URL not set (set it to run the PostgreSQL tests)")
+    name = f"padu_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path) -> Iterator[Warehouse]:
+    if request.param == "duckdb":
+        store = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+        yield store
+        store.dispose()
+    else:
+        for url in _postgres_url():
+            store = Warehouse(url)
+            yield store
+            store.dispose()
+
+
+def _resident(region: str, ids: list[str]) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "resident_id": ids,
+            "region": region,
+            "display_name": pd.array(
+                ['BUDI "B", SANTOSO\nJR', None][:n] + ["X"] * (n - 2), dtype="string"
+            ),
+            "name_titles": pd.array([None] * n, dtype="string"),
+            "birth_date": pd.to_datetime(["1985-12-31"] * n),
+            "sex": "M",
+            "kab_code": "63.09",
+            "kec_code": "63.09.01",
+            "desa_code": "63.09.01.2001",
+            "domicile_desa_code": pd.array([None] * n, dtype="string"),
+            "alive": pd.array([True, None][:n] + [False] * (n - 2), dtype="boolean"),
+            "nik_pseudonym": "abc",
+            "in_dukcapil": True,
+            "in_kpu": False,
+            "in_bps": True,
+            "sources": "dukcapil,bps",
+            "source_rows": 2,
+            "run_id": "run-1",
+        }
+    )
+
+
+def test_staging_round_trip_keeps_values_and_nulls(warehouse):
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(['a,b "c"\nd', None, ""], dtype="string"),
+            "number": pd.array([1, None, 3], dtype="Int64"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "when": pd.to_datetime(["2026-11-01", None, "1950-01-31"]),
+        }
+    )
+    warehouse.replace_table("stg_example", frame)
+    back = warehouse.read_table("stg_example")
+    assert list(back["text"].astype("string").fillna("<null>")) == ['a,b "c"\nd', "<null>", ""]
+    assert list(back["number"].astype("Int64").fillna(-1)) == [1, -1, 3]
+    assert list(back["flag"].astype("boolean").fillna(False)) == [True, False, False]
+    assert pd.isna(back["when"][1]) and pd.Timestamp(back["when"][2]) == pd.Timestamp("1950-01-31")
+    warehouse.replace_table("stg_example", frame.iloc[:1])
+    assert len(warehouse.read_table("stg_example")) == 1
+
+
+def test_publish_replaces_only_its_region(warehouse):
+    warehouse.publish("63.09", {"resident": _resident("63.09", ["R1", "R2"])})
+    warehouse.publish("19.71", {"resident": _resident("19.71", ["R9"])})
+    warehouse.publish("63.09", {"resident": _resident("63.09", ["R3", "R4", "R5"])})
+    got = warehouse.query("SELECT region, resident_id FROM resident ORDER BY resident_id")
+    assert list(got["resident_id"]) == ["R3", "R4", "R5", "R9"]
+    name = warehouse.scalar("SELECT display_name FROM resident WHERE resident_id = 'R3'")
+    assert name == 'BUDI "B", SANTOSO\nJR'
+
+
+def test_failed_publish_leaves_the_previous_state(warehouse):
+    warehouse.publish("63.09", {"resident": _resident("63.09", ["R1", "R2"])})
+    broken = _resident("63.09", ["R7", "R7"])  # duplicate primary key: the insert fails
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+        warehouse.publish("63.09", {"resident": _resident("63.09", ["R6"]), "quarantine": broken})
+    with pytest.raises(Exception):  # noqa: B017
+        warehouse.publish("63.09", {"resident": broken})
+    got = warehouse.query("SELECT resident_id FROM resident ORDER BY resident_id")
+    assert list(got["resident_id"]) == ["R1", "R2"]
+
+
+def test_unsupported_backend_is_refused():
+    with pytest.raises(ValueError, match="unsupported warehouse backend"):
+        Warehouse("sqlite:///x.db")
