@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from expectations.row_accounting import unreconciled
 from pipelines.resources import LandingFolder, WarehouseResource
 
 
@@ -25,13 +26,13 @@ def row_accounting(landing: LandingFolder, warehouse: WarehouseResource) -> dg.A
         ORDER BY a.source_file
         """
     )
-    counts["difference"] = counts["rows_read"] - counts["linked"] - counts["quarantined"]
-    bad = counts[counts["difference"] != 0]
+    counts = counts.rename(columns={"linked": "rows_loaded", "quarantined": "rows_quarantined"})
+    bad = unreconciled(counts)
     per_file = {
         row.source_file: {
             "read": int(row.rows_read),
-            "linked": int(row.linked),
-            "quarantined": int(row.quarantined),
+            "linked": int(row.rows_loaded),
+            "quarantined": int(row.rows_quarantined),
         }
         for row in counts.itertuples()
     }

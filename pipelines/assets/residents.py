@@ -6,6 +6,7 @@ import pandas as pd
 from connectors.schema import Source, conform
 from connectors.tables import load_audit, quarantine, resident, resident_link
 from connectors.warehouse import Warehouse
+from expectations.row_accounting import unreconciled
 from matching.linkage import FirstLinker
 from matching.resident import build_residents
 from pipelines.assets import staging
@@ -84,11 +85,6 @@ def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.D
     return audit
 
 
-def unreconciled_files(audit: pd.DataFrame) -> pd.DataFrame:
-    """Files whose rows read differ from rows loaded plus rows quarantined."""
-    return audit[audit["rows_read"] != audit["rows_loaded"] + audit["rows_quarantined"]]
-
-
 @dg.multi_asset(
     group_name=GROUP,
     specs=[
@@ -130,7 +126,7 @@ def published_tables(
     links = store.read_table(staging.links_table(kab))
     residents = store.read_table(staging.residents_table(kab))
     audit = _load_audit(store, kab, links, run_id)
-    bad = unreconciled_files(audit)
+    bad = unreconciled(audit)
     if len(bad):
         raise dg.Failure(
             "row accounting does not reconcile for "
