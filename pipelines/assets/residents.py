@@ -121,7 +121,7 @@ def published_tables(
     """Publishes the region's tables in one transaction, after checking the row accounting."""
     kab = landing.kab()
     store = warehouse.open()
-    run_id = context.run_id
+    run_id = context.run.run_id
     region = kab.kemendagri_code
     links = store.read_table(staging.links_table(kab))
     residents = store.read_table(staging.residents_table(kab))

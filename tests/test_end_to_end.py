@@ -1,0 +1,123 @@
+"""The whole job on a small generated region: extracts -> Dagster assets -> DuckDB warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from connectors.synthetic import generate
+from connectors.warehouse import Warehouse
+from matching.evaluation import accuracy
+from pipelines.cli import run_pipeline
+
+PEOPLE = 3000
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("e2e")
+    summary = generate(region="6309", people=PEOPLE, seed=11, out=base / "landing")
+    url = f"duckdb:///{base / 'warehouse.duckdb'}"
+    messages: list[str] = []
+    assert run_pipeline(base / "landing", url, None, echo=messages.append), messages
+    return {"base": base, "summary": summary, "url": url, "messages": messages}
+
+
+def tables(url: str) -> dict[str, pd.DataFrame]:
+    store = Warehouse(url)
+    try:
+        return {
+            name: store.read_table(name)
+            for name in ("resident", "resident_link", "quarantine", "load_audit")
+        }
+    finally:
+        store.dispose()
+
+
+def test_every_row_is_accounted_for(region):
+    t = tables(region["url"])
+    summary = region["summary"]
+    audit = t["load_audit"].set_index("source_file")
+    assert len(audit) == 3
+    for path, rows in summary.rows_per_file.items():
+        name = Path(path).name
+        linked = int((t["resident_link"]["source_file"] == name).sum())
+        quarantined = int((t["quarantine"]["source_file"] == name).sum())
+        assert audit.loc[name, "rows_read"] == rows == linked + quarantined
+        assert audit.loc[name, "rows_loaded"] == linked
+        assert len(audit.loc[name, "checksum"]) == 64
+
+
+def test_residents_and_links_are_consistent(region):
+    t = tables(region["url"])
+    residents, links = t["resident"], t["resident_link"]
+    assert residents["resident_id"].is_unique
+    assert set(links["resident_id"]) == set(residents["resident_id"])
+    sizes = links.groupby("resident_id").size()
+    pd.testing.assert_series_equal(
+        residents.set_index("resident_id")["source_rows"].sort_index(),
+        sizes.sort_index(),
+        check_dtype=False,
+        check_names=False,
+    )
+    assert set(links["source"]) == {"dukcapil", "kpu", "bps"}
+    assert not links.duplicated(["source_file", "source_row"]).any()
+
+
+def test_linkage_matches_the_truth(region):
+    t = tables(region["url"])
+    truth = pd.read_csv(region["summary"].truth_path)
+    labelled = truth.merge(
+        t["resident_link"], left_on=["file", "row"], right_on=["source_file", "source_row"]
+    )
+    assert len(labelled) == len(truth)
+    acc = accuracy(labelled)
+    assert acc.precision >= 0.99, acc
+    assert acc.recall >= 0.99, acc
+    assert acc.exact_share >= 0.98, acc
+
+
+def test_no_nik_or_kk_in_published_analyst_tables(region):
+    t = tables(region["url"])
+    landing = region["base"] / "landing"
+    dukcapil = next(landing.glob("dukcapil_*.csv"))
+    raw = pd.read_csv(dukcapil, sep="|", dtype=str)
+    identifiers = set(raw["NIK"]) | set(raw["NO_KK"])
+    for name in ("resident", "resident_link", "load_audit"):
+        text = t[name].astype(str).to_csv(index=False)
+        leaked = [i for i in identifiers if i in text]
+        assert not leaked, f"{name} holds {len(leaked)} identifiers"
+
+
+def test_rerun_is_idempotent(region, tmp_path):
+    before = tables(region["url"])
+    messages: list[str] = []
+    assert run_pipeline(region["base"] / "landing", region["url"], None, echo=messages.append)
+    after = tables(region["url"])
+    for name in ("resident", "resident_link", "quarantine"):
+        cols = [c for c in before[name].columns if c != "run_id"]
+        key = cols[:3]
+        left = before[name][cols].sort_values(key).reset_index(drop=True)
+        right = after[name][cols].sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(left, right)
+
+
+def test_failed_run_leaves_last_good_state(region, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(region["base"] / "landing", landing)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    assert run_pipeline(landing, url, None, echo=lambda _: None)
+    good = tables(url)
+    # A newer voter list arrives without its NIK column: that asset fails, nothing is published.
+    old = next(landing.glob("kpu_dpt_*.csv"))
+    text = old.read_text(encoding="utf-8").replace("NIK,", "NIKX,", 1)
+    (landing / "kpu_dpt_6309_20261102.csv").write_text(text, encoding="utf-8")
+    messages: list[str] = []
+    assert not run_pipeline(landing, url, None, echo=messages.append)
+    assert any("kpu_dpt_6309_20261102.csv" in m and "NIK" in m for m in messages), messages
+    after = tables(url)
+    for name in good:
+        pd.testing.assert_frame_equal(good[name], after[name])
