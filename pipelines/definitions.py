@@ -41,4 +41,11 @@ def build_resources(
 ALL_ASSETS = [*SOURCE_ASSETS, linked_residents, published_tables]
 ALL_CHECKS = [row_accounting]
 
-defs = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, resources=build_resources())
+# One process runs the steps: an embedded DuckDB file admits one writing process at a time,
+# and the steps of one region depend on each other almost in a line anyway.
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
+    resources=build_resources(),
+    executor=dg.in_process_executor,
+)

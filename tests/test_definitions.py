@@ -34,3 +34,34 @@ def test_workspace_file_validates():
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dagster_asset_materialize_from_the_command_line(tmp_path):
+    import os
+
+    from connectors.synthetic import generate
+    from connectors.warehouse import Warehouse
+
+    generate(region="6309", people=400, seed=5, out=tmp_path / "landing")
+    (tmp_path / "dagster_home").mkdir()
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "PADU_LANDING": str(tmp_path / "landing"),
+        "PADU_WAREHOUSE_URL": url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "pipelines.definitions",
+         "--select", "*"],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "RUN_SUCCESS" in result.stderr
+    store = Warehouse(url)
+    assert store.scalar("SELECT count(*) FROM resident") > 350
+    store.dispose()
