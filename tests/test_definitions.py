@@ -52,8 +52,17 @@ def test_dagster_asset_materialize_from_the_command_line(tmp_path):
         "PADU_WAREHOUSE_URL": url,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "pipelines.definitions",
-         "--select", "*"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "pipelines.definitions",
+            "--select",
+            "*",
+        ],  # fmt: skip
         cwd=ROOT,
         env=env,
         capture_output=True,
