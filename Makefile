@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# Runs of `make demo` are recorded where `make ui` looks for them.
+DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 .PHONY: demo test lint ui clean
 
@@ -18,7 +19,7 @@ $(DAGSTER_HOME):
 	mkdir -p $(DAGSTER_HOME)
 
 demo: $(VENV)/.installed | $(DAGSTER_HOME)
-	$(BIN)/padu demo
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/padu demo
 
 test: $(VENV)/.installed
 	$(BIN)/pytest
@@ -26,9 +27,10 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy connectors matching pipelines expectations
 
 ui: $(VENV)/.installed | $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf data .dagster_home

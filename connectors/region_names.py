@@ -88,10 +88,9 @@ class RegionNameResolver:
             if desa.code is None and kel_name:
                 # Unknown kecamatan, or a kelurahan listed under a neighbouring kecamatan.
                 desa = self._desa_anywhere.resolve(kel_name)
-                if desa.code is not None:
-                    desa = Resolution(desa.code, desa.method)
-                    if kec.code is None or not desa.code.startswith(kec.code + "."):
-                        kec = Resolution(desa.code[:8], "from_kelurahan")
+                code = desa.code
+                if code is not None and (kec.code is None or not code.startswith(kec.code + ".")):
+                    kec = Resolution(code[:8], "from_kelurahan")
             rows.append((kec.code, desa.code, kec.method, desa.method))
         resolved = pd.DataFrame(
             rows, columns=["kec_code", "desa_code", "kec_method", "desa_method"], dtype="string"

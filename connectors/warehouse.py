@@ -99,7 +99,7 @@ class Warehouse:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         with self.transaction() as conn:
             if self.backend == "duckdb" and not params:
-                return conn.connection.driver_connection.execute(sql).df()
+                return _driver(conn).execute(sql).df()
             result = conn.execute(sa.text(sql), dict(params or {}))
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
@@ -126,7 +126,7 @@ class Warehouse:
             return
         columns = ", ".join(f'"{c}"' for c in frame.columns)
         if self.backend == "duckdb":
-            duck = conn.connection.driver_connection
+            duck = _driver(conn)
             view = f"incoming_{name}"
             duck.register(view, frame)
             try:
@@ -137,13 +137,21 @@ class Warehouse:
         buffer = io.StringIO()
         _to_copy_csv(frame, buffer)
         buffer.seek(0)
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = _driver(conn).cursor()
         try:
             cursor.copy_expert(
                 f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
             )
         finally:
             cursor.close()
+
+
+def _driver(conn: sa.Connection) -> Any:
+    """The DB-API connection under SQLAlchemy's, for the native bulk paths."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # pragma: no cover - only after the connection was invalidated
+        raise RuntimeError("the warehouse connection is closed")
+    return driver
 
 
 def _to_copy_csv(frame: pd.DataFrame, buffer: io.StringIO) -> None:

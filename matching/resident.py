@@ -71,7 +71,7 @@ def build_residents(
             "in_dukcapil": sources.map(lambda s: "dukcapil" in s),
             "in_kpu": sources.map(lambda s: "kpu" in s),
             "in_bps": sources.map(lambda s: "bps" in s),
-            "sources": sources.map(lambda s: ",".join(sorted(s, key=SOURCE_PRIORITY.get))),
+            "sources": sources.map(lambda s: ",".join(sorted(s, key=SOURCE_PRIORITY.__getitem__))),
             "source_rows": first.size(),
         }
     ).reset_index(drop=True)

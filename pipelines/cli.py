@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -48,7 +49,7 @@ def generate(
     seed: int,
     out: Path,
     snapshot: str | None,
-    kpu_format: str,
+    kpu_format: Literal["csv", "xlsx"],
     truth: Path | None,
 ) -> None:
     """Write synthetic Disdukcapil, KPU and BPS extracts for a kab/kota, with the truth."""
@@ -87,6 +88,7 @@ def run_pipeline(
 
     from connectors.warehouse import Warehouse
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
+    from pipelines.resources import LandingFolder, WarehouseResource
 
     resources = build_resources(
         landing=str(landing),
@@ -94,7 +96,12 @@ def run_pipeline(
         warehouse_url=warehouse,
         mapping_dir=str(mapping_dir) if mapping_dir else None,
     )
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    # Runs are recorded in the Dagster instance at DAGSTER_HOME when set (the UI shows them),
+    # else in a temporary one.
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        Path(home).mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.get() if home else None
     started = time.perf_counter()
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS],
@@ -108,11 +115,16 @@ def run_pipeline(
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
-                echo(f"failed: {event.step_key}: {event.step_failure_data.error.message.strip()}")
+                error = event.step_failure_data.error
+                reason = error.message.strip() if error else "unknown error"
+                echo(f"failed: {event.step_key}: {reason}")
         echo(f"run {result.run_id} failed after {elapsed:.1f} s; the warehouse is unchanged")
         return False
-    store = Warehouse(resources["warehouse"].url)
-    kab = resources["landing"].kab()
+    warehouse_resource, landing_resource = resources["warehouse"], resources["landing"]
+    assert isinstance(warehouse_resource, WarehouseResource)
+    assert isinstance(landing_resource, LandingFolder)
+    store = Warehouse(warehouse_resource.url)
+    kab = landing_resource.kab()
     audit = store.query(
         "SELECT source_file, rows_read, rows_loaded, rows_quarantined FROM load_audit "
         f"WHERE region = '{kab.kemendagri_code}' ORDER BY source"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,15 @@ def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 def delimited(header: list[str], rows: list[list[str]], delimiter: str) -> str:
     return "\n".join(delimiter.join(r) for r in [header, *rows]) + "\n"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_dagster_instance():
+    """Runs in tests use a temporary Dagster instance, whatever the developer's shell says."""
+    saved = os.environ.pop("DAGSTER_HOME", None)
+    yield
+    if saved is not None:
+        os.environ["DAGSTER_HOME"] = saved
 
 
 @pytest.fixture
