@@ -15,10 +15,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-$(DAGSTER_HOME):
+# The instance's settings: no usage telemetry leaves the machine.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
 
-demo: $(VENV)/.installed | $(DAGSTER_HOME)
+demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/padu demo
 
 test: $(VENV)/.installed
@@ -29,7 +31,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy connectors matching pipelines expectations
 
-ui: $(VENV)/.installed | $(DAGSTER_HOME)
+ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 clean:
