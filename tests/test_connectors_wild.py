@@ -122,6 +122,13 @@ def test_windows_1252_text(tmp_path):
     assert records.loc[0, "name_raw"] == "ANDRÉ WIJAYA"
 
 
+def test_latin1_text_that_is_not_windows_1252(tmp_path):
+    rows = [dukcapil_row(BUDI, ALAMAT="JL. A\x81B")]  # 0x81 is undefined in Windows-1252
+    raw, records = read_dukcapil(tmp_path, delimited(DUKCAPIL_HEADER, rows, "|"), "latin-1")
+    assert raw.encoding == "latin-1" and len(records) == 1
+    assert records.loc[0, "nik"] == BUDI["nik"]
+
+
 def test_utf8_bom_crlf_stray_cr_and_trailing_empty_lines(tmp_path):
     text = delimited(DUKCAPIL_HEADER, [dukcapil_row(BUDI), dukcapil_row(SITI)], "|")
     text = "\ufeff" + text.replace("\n", "\r\n").replace("\r\n", "\r\r\n", 1) + "\r\n\r\n"

@@ -121,3 +121,17 @@ def test_failed_run_leaves_last_good_state(region, tmp_path):
     after = tables(url)
     for name in good:
         pd.testing.assert_frame_equal(good[name], after[name])
+
+
+@pytest.mark.parametrize("content", ["", "R101,R102,R103,R104,R402,R403,R405\n"])
+def test_snapshot_without_rows_does_not_replace_the_data(region, tmp_path, content):
+    landing = tmp_path / "landing"
+    shutil.copytree(region["base"] / "landing", landing)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    assert run_pipeline(landing, url, None, echo=lambda _: None)
+    good = tables(url)
+    (landing / "bps_regsosek_6309_20261102.csv").write_text(content, encoding="utf-8")
+    messages: list[str] = []
+    assert not run_pipeline(landing, url, None, echo=messages.append)
+    assert any("bps_regsosek_6309_20261102.csv" in m and "without rows" in m for m in messages)
+    pd.testing.assert_frame_equal(good["resident"], tables(url)["resident"])

@@ -36,6 +36,12 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
             raise dg.Failure(str(err)) from None
         for issue in raw.file_issues:
             context.log.warning(f"{extract.path.name}: {issue}")
+        if raw.rows_read == 0:
+            # A full snapshot with no rows would wipe the source from every resident.
+            raise dg.Failure(
+                f"{extract.path.name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
+                f"does not replace the current {source.value} data"
+            )
         quarantined = len(raw.quarantined)
         context.log.info(
             f"{extract.path.name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined"
