@@ -28,3 +28,28 @@ FORMATS: dict[Source, AgencyFormat] = {
     Source.KPU: AgencyFormat(kpu.read, kpu.standardise),
     Source.BPS: AgencyFormat(bps.read, lambda raw, snap, _kab: bps.standardise(raw, snap)),
 }
+
+
+def standardise_folder(folder: Path, region: str | None = None) -> pd.DataFrame:
+    """Canonical records of the newest extract of each agency in ``folder``, concatenated.
+
+    The same reading and standardising the pipeline does, without the warehouse: for
+    benchmarks, evaluation and tests. ``region`` (kab/kota code) is needed only when the folder
+    holds several.
+    """
+    from connectors.landing import latest, regions_present, scan
+    from connectors.reference.regions import kabupaten
+    from connectors.schema import conform
+
+    extracts, _ = scan(folder)
+    kabs = [kabupaten(region)] if region else regions_present(extracts)
+    if len(kabs) != 1:
+        raise ValueError(f"{folder}: name the region; found {len(kabs)} kab/kota")
+    frames = []
+    for source, agency in FORMATS.items():
+        extract = latest(extracts, source, kabs[0])
+        if extract is None:
+            continue
+        raw = agency.read(extract.path, None)
+        frames.append(conform(agency.standardise(raw, extract.snapshot, kabs[0])))
+    return pd.concat(frames, ignore_index=True)

@@ -78,6 +78,11 @@ def name_scores(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where((left == "") | (right == ""), 0.0, score)
 
 
+def default_linker() -> Linker:
+    """The linker the pipeline uses."""
+    return FirstLinker()
+
+
 class FirstLinker:
     """Exact NIK plus a fuzzy fallback; see the module docstring for the rules."""
 

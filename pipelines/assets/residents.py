@@ -7,7 +7,7 @@ from connectors.schema import Source, conform
 from connectors.tables import load_audit, quarantine, resident, resident_link
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
-from matching.linkage import FirstLinker
+from matching.linkage import default_linker
 from matching.resident import build_residents
 from pipelines.assets import staging
 from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
@@ -35,7 +35,7 @@ def linked_residents(
     context.log.info(f"linking {len(records):,} records")
     if pseudonym_key.is_demo:
         context.log.warning("using the demo pseudonym key: pseudonyms and IDs are not protected")
-    result = FirstLinker().link(records)
+    result = default_linker().link(records)
     residents, record_ids = build_residents(records, result.clusters, pseudonym_key.bytes())
     links = pd.DataFrame(
         {
