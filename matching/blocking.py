@@ -1,0 +1,169 @@
+"""Blocking: which pairs of records are compared at all.
+
+Several rules, each a key per record (some rules give a record two keys); two records are a
+candidate pair when they share a key under any rule. The union of the rules is what gets
+compared, and each pair remembers which rules found it (a bit mask).
+
+A block of more than ``max_block`` records (the SITI AMINAH born on 1 January problem) would
+cost quadratic work and carries little evidence: it is skipped for that rule and reported,
+so an operator sees what was capped. Other rules still reach those records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matching.features import Features
+
+DEFAULT_MAX_BLOCK = 200
+
+
+def _series(values: np.ndarray) -> pd.Series:
+    return pd.Series(values, dtype="object")
+
+
+def _join(*parts: pd.Series) -> pd.Series:
+    """Concatenate key parts; null if any part is null."""
+    out = parts[0].astype("string")
+    for part in parts[1:]:
+        out = out + "|" + part.astype("string")
+    return out
+
+
+def _first_phonetic(f: Features) -> pd.Series:
+    from matching.phonetic import word_key
+
+    first = _series(f.first_word)
+    return first.map(lambda w: word_key(w) if isinstance(w, str) else None)
+
+
+def _nik_halves(f: Features) -> list[pd.Series]:
+    nik = _series(f.nik).astype("string")
+    first = _first_phonetic(f)
+    return [_join(nik.str.slice(0, 8), first), _join(nik.str.slice(8, 16), first)]
+
+
+def _birth_date_sex(f: Features) -> list[pd.Series]:
+    birth = pd.Series(f.birth).astype("string")
+    return [_join(birth, _series(f.sex))]
+
+
+def _phonetic_year(f: Features) -> list[pd.Series]:
+    phonetic = _series(f.phonetic)
+    year = pd.Series(f.year)
+    known = pd.Series(f.year_known)
+    exact = _join(phonetic, year.astype("Int64"))
+    # A reported age gives the birth year up to one: also key on the year before.
+    before = _join(phonetic, (year - 1).astype("Int64")).where(~known)
+    return [exact, before]
+
+
+def _phonetic_month_day(f: Features) -> list[pd.Series]:
+    month = pd.Series(f.month).astype("Int64")
+    day = pd.Series(f.day).astype("Int64")
+    return [_join(_series(f.phonetic), month, day)]
+
+
+def _family_card(f: Features) -> list[pd.Series]:
+    return [_join(_series(f.kk), _first_phonetic(f))]
+
+
+def _name_kecamatan(f: Features) -> list[pd.Series]:
+    return [_join(_series(f.name_sorted), _series(f.kec))]
+
+
+def _nik(f: Features) -> list[pd.Series]:
+    return [_series(f.nik).astype("string")]
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    name: str
+    keys: Callable[[Features], list[pd.Series]]
+    description: str
+
+
+RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("nik", _nik, "same NIK"),
+    BlockingRule(
+        "nik_half",
+        _nik_halves,
+        "same half of the NIK and first-name sound "
+        "(one wrong digit or a transposition leaves one half intact)",
+    ),  # fmt: skip
+    BlockingRule("birth_date_sex", _birth_date_sex, "same birth date and sex"),
+    BlockingRule("phonetic_year", _phonetic_year, "same name sound and birth year"),
+    BlockingRule("phonetic_month_day", _phonetic_month_day, "same name sound, day and month"),
+    BlockingRule("family_card", _family_card, "same family card and first-name sound"),
+    BlockingRule("name_kecamatan", _name_kecamatan, "same folded name in the same kecamatan"),
+)
+
+
+@dataclass
+class RuleReport:
+    rule: str
+    blocks: int
+    pairs: int
+    capped_blocks: int
+    capped_records: int
+
+
+@dataclass
+class Candidates:
+    left: np.ndarray  # int64, left < right
+    right: np.ndarray
+    rules: np.ndarray  # uint16 bit mask of the rules that found the pair
+    reports: list[RuleReport] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+def _pairs_for_keys(keys: pd.Series, max_block: int) -> tuple[np.ndarray, RuleReport]:
+    keys = keys.dropna()
+    codes, _ = pd.factorize(keys)
+    frame = pd.DataFrame({"code": codes, "row": keys.index.to_numpy(dtype=np.int64)})
+    frame = frame.drop_duplicates()
+    sizes = frame.groupby("code")["row"].transform("size")
+    capped = frame[sizes > max_block]
+    frame = frame[(sizes > 1) & (sizes <= max_block)]
+    merged = frame.merge(frame, on="code", suffixes=("_l", "_r"))
+    merged = merged[merged["row_l"] < merged["row_r"]]
+    encoded = merged["row_l"].to_numpy() * (1 << 32) + merged["row_r"].to_numpy()
+    report = RuleReport("", int(frame["code"].nunique()), len(encoded),
+                        int(capped["code"].nunique()), int(capped["row"].nunique()))  # fmt: skip
+    return encoded, report
+
+
+def candidate_pairs(
+    features: Features,
+    rules: tuple[BlockingRule, ...] = RULES,
+    max_block: int = DEFAULT_MAX_BLOCK,
+) -> Candidates:
+    """The union of the pairs each rule finds, with a report per rule."""
+    encoded_parts: list[np.ndarray] = []
+    bit_parts: list[np.ndarray] = []
+    reports = []
+    for bit, rule in enumerate(rules):
+        keys = pd.concat(rule.keys(features))
+        encoded, report = _pairs_for_keys(keys, max_block)
+        encoded = np.unique(encoded)
+        report.rule = rule.name
+        report.pairs = len(encoded)
+        reports.append(report)
+        encoded_parts.append(encoded)
+        bit_parts.append(np.full(len(encoded), 1 << bit, dtype=np.uint16))
+    if not encoded_parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Candidates(empty, empty, np.zeros(0, dtype=np.uint16), reports)
+    encoded = np.concatenate(encoded_parts)
+    bits = np.concatenate(bit_parts)
+    order = np.argsort(encoded, kind="stable")
+    encoded, bits = encoded[order], bits[order]
+    unique, start = np.unique(encoded, return_index=True)
+    masks = np.bitwise_or.reduceat(bits, start) if len(bits) else bits
+    return Candidates(unique >> 32, unique & 0xFFFFFFFF, masks.astype(np.uint16), reports)

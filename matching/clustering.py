@@ -1,0 +1,68 @@
+"""Clustering scored pairs into persons without chaining strangers together.
+
+Plain connected components over every accepted pair let one bad link join two unrelated
+people, and through them whole families. padu links each record only to its *best* accepted
+record in each source, and lets several records of one source choose the same record only
+when they are themselves an accepted pair (a person listed twice). So voter rows K1 and K2 of
+one person both join registry row D1, but twins D1 and D2 cannot both claim voter row K1:
+the weaker claim is dropped and D2 stays a separate resident.
+
+The trade-off: a record can no longer pull in several records of one source that the model
+did not link to each other; when such a case is real (a triple registration with one bad
+row) it surfaces as separate residents, with the pair near the threshold in the review queue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+
+def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.minimum(a, b).astype(np.int64) * (1 << 32) + np.maximum(a, b)
+
+
+def best_links(
+    left: np.ndarray, right: np.ndarray, weight: np.ndarray, source: np.ndarray
+) -> np.ndarray:
+    """Mask of the accepted pairs kept for clustering (see the module docstring)."""
+    if len(left) == 0:
+        return np.zeros(0, dtype=bool)
+    pair = np.arange(len(left))
+    directed = pd.DataFrame(
+        {
+            "chooser": np.concatenate([left, right]),
+            "target": np.concatenate([right, left]),
+            "w": np.concatenate([weight, weight]),
+            "pair": np.concatenate([pair, pair]),
+        }
+    )
+    directed["chooser_source"] = source[directed["chooser"].to_numpy()]
+    directed["target_source"] = source[directed["target"].to_numpy()]
+    # Each record's best choice in each source.
+    directed = directed.sort_values(["chooser", "target_source", "w", "pair"],
+                                    ascending=[True, True, False, True])  # fmt: skip
+    chosen = directed.drop_duplicates(["chooser", "target_source"])
+    # Several choosers of one source on one target: the strongest, and those linked to it.
+    chosen = chosen.sort_values(["target", "chooser_source", "w", "chooser"],
+                                ascending=[True, True, False, True])  # fmt: skip
+    top = chosen.groupby(["target", "chooser_source"])["chooser"].transform("first").to_numpy()
+    me = chosen["chooser"].to_numpy()
+    accepted = np.sort(_pair_keys(left, right))
+    keys = _pair_keys(top, me)
+    position = np.clip(np.searchsorted(accepted, keys), 0, len(accepted) - 1)
+    linked_to_top = accepted[position] == keys
+    kept = chosen[(me == top) | linked_to_top]["pair"].to_numpy()
+    keep = np.zeros(len(left), dtype=bool)
+    keep[kept] = True
+    return keep
+
+
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)

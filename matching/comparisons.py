@@ -1,0 +1,188 @@
+"""Comparisons: for each candidate pair and field, an agreement level.
+
+Each comparison turns the two records' features into a small integer level per pair: ``-1``
+is the null level (a value is missing on either side: no evidence either way), ``0`` the
+"else" level (clear disagreement), higher levels stronger agreement. Strings are scored with
+RapidFuzz ``process.cpdist`` on aligned numpy arrays with native scorers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from matching.features import Features
+
+NULL = -1
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    levels: tuple[str, ...]  # label per level 0..k-1 ("else" first)
+    compute: Callable[[Features, np.ndarray, np.ndarray], np.ndarray]
+    tf_level: int | None = None  # the level whose weight is adjusted by name frequency
+
+
+def _missing(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    a, b = values[left], values[right]
+    return np.equal(a, None) | np.equal(b, None)
+
+
+def _strings(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    picked = values[index]
+    return np.where(np.equal(picked, None), "", picked).astype(str)
+
+
+def name_similarity(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """0-100: order-free similarity of folded names; a subset match needs two shared words."""
+    a, b = _strings(f.name_sorted, left), _strings(f.name_sorted, right)
+    if len(a) == 0:
+        return np.zeros(0)
+    sort = process.cpdist(a, b, scorer=fuzz.ratio, workers=-1)
+    subset = process.cpdist(a, b, scorer=fuzz.token_set_ratio, workers=-1)
+    words = np.minimum(np.char.count(a, " "), np.char.count(b, " ")) + 1
+    return np.where(words >= 2, np.maximum(sort, subset * 0.97), sort)
+
+
+def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    score = name_similarity(f, left, right)
+    exact = f.name_sorted[left] == f.name_sorted[right]
+    phonetic = f.phonetic[left] == f.phonetic[right]
+    level = np.select(
+        [exact, score >= 92, (score >= 84) | phonetic, score >= 70], [5, 4, 3, 2], default=0
+    )
+    # Same first or last word only: weak, but not nothing (dropped names, abbreviations).
+    partial = (f.first_word[left] == f.first_word[right]) | (
+        f.last_word[left] == f.last_word[right]
+    )
+    level = np.where((level == 0) & partial, 1, level)
+    return np.where(_missing(f.name_sorted, left, right), NULL, level)
+
+
+def _birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    a, b = f.birth[left], f.birth[right]
+    missing = np.isnat(a) | np.isnat(b)
+    ya, yb = f.year[left], f.year[right]
+    ma, mb = f.month[left], f.month[right]
+    da, db = f.day[left], f.day[right]
+    exact = a == b
+    swapped = (ya == yb) & (ma == db) & (da == mb)
+    year_off = (np.abs(ya - yb) == 1) & (ma == mb) & (da == db)
+    days = np.abs((a - b).astype("timedelta64[D]").astype(np.int64))
+    close = days <= 7
+    level = np.select([exact, swapped, year_off, close], [4, 3, 2, 1], default=0)
+    # Only a reported age on one side: compare birth years.
+    age_only = missing & ~(np.isnan(ya) | np.isnan(yb))
+    by_year = np.where(np.abs(ya - yb) <= 1, 1, 0)
+    level = np.where(missing, np.where(age_only, by_year, NULL), level)
+    return level
+
+
+def _sex(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    level = (f.sex[left] == f.sex[right]).astype(np.int64)
+    return np.where(_missing(f.sex, left, right), NULL, level)
+
+
+def _digit_differences(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For aligned 16-digit strings: number of differing positions, whether all differences
+    lie in the birth-date part (digits 7-12), and whether they are one adjacent transposition."""
+    a_digits = np.frombuffer("".join(a).encode(), dtype=np.uint8).reshape(-1, 16)
+    b_digits = np.frombuffer("".join(b).encode(), dtype=np.uint8).reshape(-1, 16)
+    differ = a_digits != b_digits
+    count = differ.sum(axis=1)
+    in_date_only = ~differ[:, :6].any(axis=1) & ~differ[:, 12:].any(axis=1)
+    adjacent = differ[:, :-1] & differ[:, 1:]
+    swapped = (a_digits[:, :-1] == b_digits[:, 1:]) & (a_digits[:, 1:] == b_digits[:, :-1])
+    transposed = (count == 2) & (adjacent & swapped).any(axis=1)
+    return count, in_date_only, transposed
+
+
+def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Exact; one wrong digit or a transposition in the birth-date part; else.
+
+    NIKs of two different people born on the same day often differ in one digit of the
+    region or the serial (neighbouring kecamatan, serials 0001/0002), so near-misses there
+    are no evidence beyond what the birth date and sex comparisons already count
+    (domain.md). A near-miss in the date part, with region and serial intact, is a typo.
+    """
+    missing = _missing(f.nik, left, right)
+    a = np.where(missing, "0" * 16, f.nik[left]).astype("U16")
+    b = np.where(missing, "0" * 16, f.nik[right]).astype("U16")
+    level = np.zeros(len(left), dtype=np.int64)
+    if len(left):
+        count, in_date_only, transposed = _digit_differences(list(a), list(b))
+        level = np.select([count == 0, (transposed | (count == 1)) & in_date_only], [2, 1], 0)
+    return np.where(missing, NULL, level)
+
+
+def _nik_vs_record(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Does the birth date and sex one record's NIK encodes fit the other record?
+
+    Only where the birth dates cannot be compared directly (one is missing): otherwise this
+    would count the same evidence twice.
+    """
+    results = []
+    for x, y in ((left, right), (right, left)):
+        has = (f.nik_birth[x] >= 0) & ~np.isnan(f.month[y])
+        fits = (f.nik_birth[x] == (f.month[y] * 100 + f.day[y])) & (
+            f.nik_yy[x] == np.mod(f.year[y], 100)
+        )
+        fits &= f.nik_sex[x] == f.sex[y]
+        results.append((has, fits))
+    (has_a, fits_a), (has_b, fits_b) = results
+    any_has = has_a | has_b
+    all_fit = np.where(has_a, fits_a, True) & np.where(has_b, fits_b, True)
+    dates_compared = ~(np.isnat(f.birth[left]) | np.isnat(f.birth[right]))
+    return np.where(any_has & ~dates_compared, all_fit.astype(np.int64), NULL)
+
+
+def _family(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Same family card, or (registry rows) a similar mother's name.
+
+    One comparison for both: they are evidence of the same *family* and are strongly
+    correlated (twins share both), so counting them separately would count it twice.
+    """
+    same_card = f.kk[left] == f.kk[right]
+    card_known = ~_missing(f.kk, left, right)
+    a, b = _strings(f.mother, left), _strings(f.mother, right)
+    mother_known = ~_missing(f.mother, left, right)
+    score = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1) if len(a) else a
+    same_mother = mother_known & (np.asarray(score) >= 85)
+    level = np.select([same_card & card_known, same_mother], [2, 1], default=0)
+    return np.where(card_known | mother_known, level, NULL)
+
+
+def _place(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    desa = f.desa[left] == f.desa[right]
+    kec = f.kec[left] == f.kec[right]
+    level = np.select([desa, kec], [2, 1], default=0)
+    return np.where(_missing(f.kec, left, right), NULL, level)
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(
+        "name", ("else", "one word", ">=70", ">=84 or sound", ">=92", "exact"), _name, tf_level=5
+    ),  # fmt: skip
+    Comparison(
+        "birth_date",
+        ("else", "within 7 days / year by age", "year off by one", "day-month swapped", "exact"),
+        _birth_date,
+    ),  # fmt: skip
+    Comparison("sex", ("differ", "same"), _sex),
+    Comparison("nik", ("else", "one digit or transposition in the date part", "exact"), _nik),
+    Comparison("nik_vs_record", ("contradicts", "fits"), _nik_vs_record),
+    Comparison("family", ("differ", "same mother", "same family card"), _family),
+    Comparison("place", ("other kecamatan", "same kecamatan", "same desa"), _place),
+)
+
+
+def compare(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Levels of every comparison: an int8 matrix, one column per comparison."""
+    out = np.empty((len(left), len(COMPARISONS)), dtype=np.int8)
+    for column, comparison in enumerate(COMPARISONS):
+        out[:, column] = comparison.compute(f, left, right)
+    return out

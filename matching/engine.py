@@ -1,0 +1,133 @@
+"""The probabilistic linker: features -> blocking -> comparisons -> Fellegi-Sunter -> clusters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
+from matching.clustering import best_links, components
+from matching.comparisons import COMPARISONS, compare
+from matching.features import build_features
+from matching.fellegi_sunter import (
+    FIELD_INDEX,
+    Model,
+    estimate_prior,
+    estimate_u,
+    score,
+    train_m,
+)
+from matching.linkage import LinkResult
+
+_RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
+
+
+@dataclass(frozen=True)
+class LinkageSettings:
+    match_probability: float = 0.95  # pairs at or above are links
+    review_probability: float = 0.50  # pairs between this and the match level go to review
+    max_block: int = DEFAULT_MAX_BLOCK
+    u_samples: int = 1_000_000
+    prior_recall: float = 0.9
+    seed: int = 20261101  # the random pairs for u; fixed so reruns give the same model
+
+
+@dataclass
+class ScoredPairs:
+    """Every compared pair with its levels, weight and probability (record positions)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    levels: np.ndarray
+    weight: np.ndarray
+    probability: np.ndarray
+    contributions: np.ndarray
+    rules: np.ndarray
+
+    def frame(self, mask: np.ndarray | None = None) -> pd.DataFrame:
+        """Pairs as a table with each field's contribution to the weight (explanations)."""
+        pick = slice(None) if mask is None else mask
+        out = pd.DataFrame(
+            {
+                "left": self.left[pick],
+                "right": self.right[pick],
+                "match_weight": self.weight[pick].round(3),
+                "match_probability": self.probability[pick],
+            }
+        )
+        for i, comparison in enumerate(COMPARISONS):
+            out[f"w_{comparison.name}"] = self.contributions[pick, i].round(2)
+            out[f"level_{comparison.name}"] = self.levels[pick, i]
+        return out
+
+
+@dataclass
+class EngineResult(LinkResult):
+    pairs: ScoredPairs | None = None
+    model: Model | None = None
+    blocking: list = field(default_factory=list)
+
+
+class FellegiSunterLinker:
+    """See the modules it composes; the settings are the decision thresholds and costs."""
+
+    def __init__(self, settings: LinkageSettings | None = None) -> None:
+        self.settings = settings or LinkageSettings()
+
+    def link(self, records: pd.DataFrame) -> EngineResult:
+        s = self.settings
+        features = build_features(records)
+        candidates = candidate_pairs(features, max_block=s.max_block)
+        levels = compare(features, candidates.left, candidates.right)
+        rng = np.random.default_rng(s.seed)
+        u = estimate_u(features, s.u_samples, rng)
+        prior = estimate_prior(levels, features.n, s.prior_recall)
+        sessions = [
+            (
+                candidates.rules & _RULE_BIT["birth_date_sex"] > 0,
+                {"birth_date", "sex", "nik_vs_record"},
+            ),
+            (
+                (candidates.rules & (_RULE_BIT["phonetic_year"] | _RULE_BIT["name_kecamatan"])) > 0,
+                {"name"},
+            ),
+        ]
+        m = train_m(levels, u, sessions)
+        model = Model(m, u, prior)
+        frequency = np.maximum(
+            features.name_frequency[candidates.left], features.name_frequency[candidates.right]
+        )
+        scores = score(model, levels, frequency)
+        pairs = ScoredPairs(
+            candidates.left, candidates.right, levels, scores.weight, scores.probability,
+            scores.contributions, candidates.rules,
+        )  # fmt: skip
+        clusters = self._cluster(features.n, features.source, pairs)
+        return EngineResult(clusters, len(candidates), pairs, model, candidates.reports)
+
+    def _cluster(self, n: int, source: np.ndarray, pairs: ScoredPairs) -> pd.DataFrame:
+        accepted = pairs.probability >= self.settings.match_probability
+        left, right = pairs.left[accepted], pairs.right[accepted]
+        weight = pairs.weight[accepted]
+        keep = best_links(left, right, weight, source)
+        left, right, weight = left[keep], right[keep], weight[keep]
+        nik_exact = pairs.levels[accepted][keep][:, FIELD_INDEX["nik"]] == 2
+        probability = pairs.probability[accepted][keep]
+        labels = components(n, left, right)
+        # Each record's strongest kept link says how it was linked.
+        edges = pd.DataFrame(
+            {
+                "row": np.concatenate([left, right]),
+                "weight": np.concatenate([weight, weight]),
+                "probability": np.concatenate([probability, probability]),
+                "method": np.where(np.concatenate([nik_exact, nik_exact]), "nik", "probabilistic"),
+            }
+        ).sort_values(["row", "weight"], ascending=[True, False])
+        best = edges.drop_duplicates("row")
+        method = np.full(n, "unlinked", dtype=object)
+        link_score = np.full(n, np.nan)
+        method[best["row"].to_numpy()] = best["method"].to_numpy()
+        link_score[best["row"].to_numpy()] = best["probability"].to_numpy()
+        return pd.DataFrame({"cluster": labels, "link_method": method, "link_score": link_score})

@@ -1,0 +1,101 @@
+"""Per-record features for linkage, computed once and vectorised.
+
+From the canonical records (connectors/schema.py) this derives what blocking and comparisons
+need: the folded name and its words, a phonetic key, date parts, the NIK decoded into region,
+birth date and sex, an age estimate for rows without a birth date, and name frequencies for
+the term-frequency adjustment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matching.names import fold_spelling
+from matching.nik import nik_parts
+from matching.phonetic import phonetic_words
+
+SOURCES = ("dukcapil", "kpu", "bps")
+
+
+@dataclass
+class Features:
+    """Aligned numpy arrays, one entry per record (object arrays hold None for null)."""
+
+    n: int
+    source: np.ndarray  # int8 index into SOURCES
+    name: np.ndarray  # folded name, words in written order
+    name_sorted: np.ndarray  # folded name, words sorted
+    first_word: np.ndarray
+    last_word: np.ndarray
+    phonetic: np.ndarray  # phonetic key of the whole name, words sorted
+    name_frequency: np.ndarray  # share of records with this folded sorted name (float)
+    birth: np.ndarray  # datetime64[D], NaT when missing
+    year: np.ndarray  # float, nan when missing (from birth date, else from reported age)
+    year_known: np.ndarray  # bool: year comes from a birth date, not an age
+    month: np.ndarray
+    day: np.ndarray
+    sex: np.ndarray  # object: "M"/"F"/None
+    nik: np.ndarray
+    nik_birth: np.ndarray  # (month*100+day) encoded in the NIK, -1 when no NIK
+    nik_yy: np.ndarray  # two-digit year in the NIK, -1 when no NIK
+    nik_sex: np.ndarray
+    kk: np.ndarray
+    kec: np.ndarray
+    desa: np.ndarray
+    mother: np.ndarray
+
+
+def _objects(series: pd.Series) -> np.ndarray:
+    return series.astype(object).where(series.notna(), None).to_numpy()
+
+
+def build_features(records: pd.DataFrame) -> Features:
+    """Features of ``records`` (canonical schema, any index; order is kept)."""
+    records = records.reset_index(drop=True)
+    folded = fold_spelling(records["name_norm"])
+    words = folded.str.split()
+    sorted_name = words.map(lambda w: " ".join(sorted(w)) if isinstance(w, list) else pd.NA)
+    sorted_name = sorted_name.astype("string")
+    phonetic = phonetic_words(sorted_name)
+    phonetic = (
+        phonetic.str.split()
+        .map(lambda w: " ".join(sorted(w)) if isinstance(w, list) else pd.NA)
+        .astype("string")
+    )
+    frequency = sorted_name.map(sorted_name.value_counts(normalize=True)).astype(float)
+
+    birth = records["birth_date"]
+    snap = records["snapshot_date"]
+    age = records["age_reported"].astype("Float64")
+    year_from_age = (snap.dt.year - age).astype(float)
+    year = birth.dt.year.astype(float).where(birth.notna(), year_from_age.to_numpy())
+    parts = nik_parts(records["nik"])
+    nik_birth = (parts["month"] * 100 + parts["day"]).astype("Float64").fillna(-1)
+    source_index = records["source"].map({s: i for i, s in enumerate(SOURCES)})
+    return Features(
+        n=len(records),
+        source=source_index.to_numpy(dtype=np.int8),
+        name=_objects(folded),
+        name_sorted=_objects(sorted_name),
+        first_word=_objects(words.str[0]),
+        last_word=_objects(words.str[-1]),
+        phonetic=_objects(phonetic),
+        name_frequency=frequency.fillna(0).to_numpy(),
+        birth=birth.to_numpy(dtype="datetime64[D]"),
+        year=year.to_numpy(dtype=float),
+        year_known=birth.notna().to_numpy(),
+        month=birth.dt.month.astype(float).to_numpy(),
+        day=birth.dt.day.astype(float).to_numpy(),
+        sex=_objects(records["sex"]),
+        nik=_objects(records["nik"]),
+        nik_birth=nik_birth.to_numpy(dtype=float).astype(np.int64),
+        nik_yy=parts["yy"].astype("Float64").fillna(-1).to_numpy(dtype=float).astype(np.int64),
+        nik_sex=_objects(parts["sex"]),
+        kk=_objects(records["kk"]),
+        kec=_objects(records["kec_code"]),
+        desa=_objects(records["desa_code"]),
+        mother=_objects(fold_spelling(records["mother_name"])),
+    )

@@ -1,0 +1,167 @@
+"""Fellegi-Sunter scoring with parameters estimated from the data, without labels.
+
+* ``u`` (how often two *different* people agree at a level) comes from comparing random
+  record pairs, almost all of which are non-matches.
+* The prior (how likely two random records are the same person) comes from a deterministic
+  rule (same NIK and a similar name) divided by an assumed recall of that rule.
+* ``m`` (how often the *same* person agrees at a level) comes from expectation-maximisation
+  on the candidate pairs, in sessions per blocking rule; a session does not train the fields
+  its rule blocked on (they agree by construction there), as Splink does.
+* Name agreement is adjusted for the name's frequency: agreeing on SITI AMINAH is weaker
+  evidence than agreeing on a rare name.
+
+A pair's match weight is the prior log-odds plus the sum of the fields' log2 Bayes factors;
+each field's contribution is kept so every score can be explained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matching.comparisons import COMPARISONS, NULL, compare
+from matching.features import Features
+
+FIELD_INDEX = {c.name: i for i, c in enumerate(COMPARISONS)}
+_EPS = 1e-6
+#: No level is ever (almost) impossible for a true match: families move and get a new card,
+#: clerks mistype. Without this floor, EM learns from the pairs it already believes and a
+#: single disagreement would veto a match.
+M_FLOOR = 0.005
+#: A true match whose names share nothing at all is rarer than any other disagreement.
+NAME_M_FLOOR = 0.0005
+
+
+@dataclass
+class Model:
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float  # probability that two random records are the same person
+
+    def bayes_factors(self) -> list[np.ndarray]:
+        return [
+            np.log2(np.clip(m, _EPS, 1) / np.clip(u, _EPS, 1))
+            for m, u in zip(self.m, self.u, strict=True)
+        ]
+
+    def describe(self) -> dict[str, dict[str, dict[str, float]]]:
+        """m, u and weight per field and level, for the run's metadata and documentation."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for comparison, m, u, w in zip(
+            COMPARISONS, self.m, self.u, self.bayes_factors(), strict=True
+        ):
+            out[comparison.name] = {
+                label: {
+                    "m": round(float(m[k]), 5),
+                    "u": round(float(u[k]), 7),
+                    "weight": round(float(w[k]), 2),
+                }
+                for k, label in enumerate(comparison.levels)
+            }
+        return out
+
+
+def _level_shares(levels: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    present = levels != NULL
+    counts = np.bincount(
+        levels[present].astype(np.int64),
+        weights=None if weights is None else weights[present],
+        minlength=size,
+    )[:size]
+    total = counts.sum()
+    shares = (counts + 1e-3) / (total + 1e-3 * size) if total > 0 else np.full(size, 1.0 / size)
+    return shares
+
+
+def estimate_u(features: Features, samples: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Level shares among random record pairs (almost all of them different people)."""
+    n = features.n
+    left = rng.integers(0, n, size=samples)
+    right = rng.integers(0, n, size=samples)
+    keep = left != right
+    levels = compare(features, left[keep], right[keep])
+    return [_level_shares(levels[:, i], len(c.levels)) for i, c in enumerate(COMPARISONS)]
+
+
+def _log_bayes(levels: np.ndarray, factors: list[np.ndarray], used: list[int]) -> np.ndarray:
+    total = np.zeros(len(levels))
+    for i in used:
+        column = levels[:, i]
+        total += np.where(column == NULL, 0.0, factors[i][np.clip(column, 0, None)])
+    return total
+
+
+def train_m(
+    levels: np.ndarray,
+    u: list[np.ndarray],
+    sessions: list[tuple[np.ndarray, set[str]]],
+    iterations: int = 20,
+) -> list[np.ndarray]:
+    """EM for ``m`` with ``u`` fixed. Each session is (mask of pairs, fields it must not train)."""
+    sizes = [len(c.levels) for c in COMPARISONS]
+    # Start from "matches mostly agree at the top level".
+    start = [np.linspace(0.05, 1.0, size) ** 3 for size in sizes]
+    start = [s / s.sum() for s in start]
+    trained: list[list[np.ndarray]] = [[] for _ in COMPARISONS]
+    for mask, excluded in sessions:
+        subset = levels[mask]
+        if len(subset) == 0:
+            continue
+        used = [i for i, c in enumerate(COMPARISONS) if c.name not in excluded]
+        m = [s.copy() for s in start]
+        share = 0.1
+        for _ in range(iterations):
+            factors = [
+                np.log2(np.clip(mi, _EPS, 1) / np.clip(ui, _EPS, 1))
+                for mi, ui in zip(m, u, strict=True)
+            ]
+            log_odds = np.log2(share / (1 - share)) + _log_bayes(subset, factors, used)
+            posterior = 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
+            share = float(np.clip(posterior.mean(), 1e-4, 1 - 1e-4))
+            for i in used:
+                m[i] = _level_shares(subset[:, i], sizes[i], posterior)
+        for i in used:
+            trained[i].append(m[i])
+    estimated = [np.mean(t, axis=0) if t else start[i] for i, t in enumerate(trained)]
+    floors = [NAME_M_FLOOR if c.name == "name" else M_FLOOR for c in COMPARISONS]
+    return [
+        np.maximum(m, f) / np.maximum(m, f).sum() for m, f in zip(estimated, floors, strict=True)
+    ]
+
+
+def estimate_prior(levels: np.ndarray, n: int, recall: float = 0.9) -> float:
+    """Probability that two random records match, from pairs a strict rule accepts."""
+    nik = levels[:, FIELD_INDEX["nik"]]
+    name = levels[:, FIELD_INDEX["name"]]
+    sure = int(((nik == 2) & (name >= 3)).sum())
+    total = n * (n - 1) / 2
+    return float(np.clip(sure / recall / total, 1e-12, 0.5)) if total else 0.5
+
+
+@dataclass
+class Scores:
+    weight: np.ndarray  # total match weight (log2 odds) per pair
+    contributions: np.ndarray  # per pair and field: the field's log2 Bayes factor
+
+    @property
+    def probability(self) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp2(-np.clip(self.weight, -60, 60)))
+
+
+def score(model: Model, levels: np.ndarray, name_frequency: np.ndarray) -> Scores:
+    """Match weights of compared pairs; ``name_frequency`` per pair (of the left record)."""
+    factors = model.bayes_factors()
+    contributions = np.zeros(levels.shape, dtype=np.float32)
+    for i, comparison in enumerate(COMPARISONS):
+        column = levels[:, i]
+        weight = np.where(column == NULL, 0.0, factors[i][np.clip(column, 0, None)])
+        if comparison.tf_level is not None:
+            # Agreeing on a name shared by a share f of records: u is f, not the average u.
+            at_level = column == comparison.tf_level
+            m_top = np.clip(model.m[i][comparison.tf_level], _EPS, 1)
+            tf = np.clip(name_frequency, _EPS, 1)
+            weight = np.where(at_level, np.log2(m_top / tf), weight)
+        contributions[:, i] = weight
+    prior = np.log2(model.prior / (1 - model.prior))
+    return Scores(prior + contributions.sum(axis=1), contributions)
