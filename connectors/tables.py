@@ -76,4 +76,20 @@ load_audit = sa.Table(
     sa.Column("run_id", sa.String, nullable=False),
 )
 
-PUBLISHED = (resident, resident_link, quarantine, load_audit)
+review_queue = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("left_source", sa.String, nullable=False),
+    sa.Column("left_file", sa.String, nullable=False),
+    sa.Column("left_row", sa.Integer, nullable=False),
+    sa.Column("right_source", sa.String, nullable=False),
+    sa.Column("right_file", sa.String, nullable=False),
+    sa.Column("right_row", sa.Integer, nullable=False),
+    sa.Column("match_probability", sa.Float, nullable=False),
+    sa.Column("match_weight", sa.Float, nullable=False),
+    sa.Column("explanation", sa.String, comment="each field's weight, strongest first"),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+)
+
+PUBLISHED = (resident, resident_link, quarantine, load_audit, review_queue)

@@ -41,10 +41,9 @@ def _first_phonetic(f: Features) -> pd.Series:
     return first.map(lambda w: word_key(w) if isinstance(w, str) else None)
 
 
-def _nik_halves(f: Features) -> list[pd.Series]:
+def _nik_region_serial(f: Features) -> list[pd.Series]:
     nik = _series(f.nik).astype("string")
-    first = _first_phonetic(f)
-    return [_join(nik.str.slice(0, 8), first), _join(nik.str.slice(8, 16), first)]
+    return [_join(nik.str.slice(0, 6), nik.str.slice(12, 16), _series(f.phonetic))]
 
 
 def _birth_date_sex(f: Features) -> list[pd.Series]:
@@ -90,11 +89,10 @@ class BlockingRule:
 RULES: tuple[BlockingRule, ...] = (
     BlockingRule("nik", _nik, "same NIK"),
     BlockingRule(
-        "nik_half",
-        _nik_halves,
-        "same half of the NIK and first-name sound "
-        "(one wrong digit or a transposition leaves one half intact)",
-    ),  # fmt: skip
+        "nik_region_serial",
+        _nik_region_serial,
+        "same NIK region, serial and name sound (a typo in the NIK's birth-date part)",
+    ),
     BlockingRule("birth_date_sex", _birth_date_sex, "same birth date and sex"),
     BlockingRule("phonetic_year", _phonetic_year, "same name sound and birth year"),
     BlockingRule("phonetic_month_day", _phonetic_month_day, "same name sound, day and month"),

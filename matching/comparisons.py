@@ -33,8 +33,10 @@ def _missing(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndar
 
 
 def _strings(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Object array of the picked strings ("" for null), sharing the Python strings."""
     picked = values[index]
-    return np.where(np.equal(picked, None), "", picked).astype(str)
+    picked[np.equal(picked, None)] = ""
+    return picked
 
 
 def name_similarity(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -44,7 +46,7 @@ def name_similarity(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndar
         return np.zeros(0)
     sort = process.cpdist(a, b, scorer=fuzz.ratio, workers=-1)
     subset = process.cpdist(a, b, scorer=fuzz.token_set_ratio, workers=-1)
-    words = np.minimum(np.char.count(a, " "), np.char.count(b, " ")) + 1
+    words = np.minimum(f.name_words[left], f.name_words[right])
     return np.where(words >= 2, np.maximum(sort, subset * 0.97), sort)
 
 
@@ -87,20 +89,6 @@ def _sex(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where(_missing(f.sex, left, right), NULL, level)
 
 
-def _digit_differences(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For aligned 16-digit strings: number of differing positions, whether all differences
-    lie in the birth-date part (digits 7-12), and whether they are one adjacent transposition."""
-    a_digits = np.frombuffer("".join(a).encode(), dtype=np.uint8).reshape(-1, 16)
-    b_digits = np.frombuffer("".join(b).encode(), dtype=np.uint8).reshape(-1, 16)
-    differ = a_digits != b_digits
-    count = differ.sum(axis=1)
-    in_date_only = ~differ[:, :6].any(axis=1) & ~differ[:, 12:].any(axis=1)
-    adjacent = differ[:, :-1] & differ[:, 1:]
-    swapped = (a_digits[:, :-1] == b_digits[:, 1:]) & (a_digits[:, 1:] == b_digits[:, :-1])
-    transposed = (count == 2) & (adjacent & swapped).any(axis=1)
-    return count, in_date_only, transposed
-
-
 def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Exact; one wrong digit or a transposition in the birth-date part; else.
 
@@ -110,12 +98,14 @@ def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     (domain.md). A near-miss in the date part, with region and serial intact, is a typo.
     """
     missing = _missing(f.nik, left, right)
-    a = np.where(missing, "0" * 16, f.nik[left]).astype("U16")
-    b = np.where(missing, "0" * 16, f.nik[right]).astype("U16")
-    level = np.zeros(len(left), dtype=np.int64)
-    if len(left):
-        count, in_date_only, transposed = _digit_differences(list(a), list(b))
-        level = np.select([count == 0, (transposed | (count == 1)) & in_date_only], [2, 1], 0)
+    a, b = f.nik_digits[left], f.nik_digits[right]
+    differ = a != b
+    count = differ.sum(axis=1)
+    in_date_only = ~differ[:, :6].any(axis=1) & ~differ[:, 12:].any(axis=1)
+    adjacent = differ[:, :-1] & differ[:, 1:]
+    swapped = (a[:, :-1] == b[:, 1:]) & (a[:, 1:] == b[:, :-1])
+    transposed = (count == 2) & (adjacent & swapped).any(axis=1)
+    level = np.select([count == 0, (transposed | (count == 1)) & in_date_only], [2, 1], 0)
     return np.where(missing, NULL, level)
 
 
@@ -180,9 +170,14 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 
-def compare(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Levels of every comparison: an int8 matrix, one column per comparison."""
+def compare(f: Features, left: np.ndarray, right: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
+    """Levels of every comparison: an int8 matrix, one column per comparison.
+
+    Works through the pairs in chunks so temporary arrays stay small whatever the pair count.
+    """
     out = np.empty((len(left), len(COMPARISONS)), dtype=np.int8)
-    for column, comparison in enumerate(COMPARISONS):
-        out[:, column] = comparison.compute(f, left, right)
+    for start in range(0, len(left), chunk):
+        part = slice(start, start + chunk)
+        for column, comparison in enumerate(COMPARISONS):
+            out[part, column] = comparison.compute(f, left[part], right[part])
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
 from matching.clustering import best_links, components
-from matching.comparisons import COMPARISONS, compare
+from matching.comparisons import COMPARISONS, NULL, compare
 from matching.features import build_features
 from matching.fellegi_sunter import (
     FIELD_INDEX,
@@ -24,12 +25,23 @@ from matching.linkage import LinkResult
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+
 @dataclass(frozen=True)
 class LinkageSettings:
     match_probability: float = 0.95  # pairs at or above are links
     review_probability: float = 0.50  # pairs between this and the match level go to review
     max_block: int = DEFAULT_MAX_BLOCK
-    u_samples: int = 1_000_000
+    u_samples: int = 1_000_000  # random pairs for u; at most 50 per record
     prior_recall: float = 0.9
     seed: int = 20261101  # the random pairs for u; fixed so reruns give the same model
 
@@ -63,11 +75,62 @@ class ScoredPairs:
         return out
 
 
+def _cannot_link(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
+    """Pairs that may not be linked whatever their score.
+
+    Two rows of one source that carry different usable NIKs are two registrations. They are
+    one person (a double registration) only if their names agree closely: family members
+    share a family card, a desa and, for twins, a birth date, and twins' names often sound
+    alike (HASAN and HUSIN), which together can outweigh everything else.
+    """
+    nik = pairs.levels[:, FIELD_INDEX["nik"]]
+    name = pairs.levels[:, FIELD_INDEX["name"]]
+    same_source = source[pairs.left] == source[pairs.right]
+    different_niks = (nik != NULL) & (nik < 2)
+    return same_source & different_niks & (name < 4)
+
+
+def explain(contributions: np.ndarray) -> list[str]:
+    """Each pair's field weights as text, strongest first: ``name +12.9; nik -7.6``."""
+    names = [c.name for c in COMPARISONS]
+    texts = []
+    for row in contributions:
+        order = np.argsort(-np.abs(row))
+        texts.append("; ".join(f"{names[i]} {row[i]:+.1f}" for i in order if row[i] != 0))
+    return texts
+
+
 @dataclass
 class EngineResult(LinkResult):
     pairs: ScoredPairs | None = None
     model: Model | None = None
     blocking: list = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    review_probability: float = 0.5
+    match_probability: float = 0.95
+
+    def review(self) -> pd.DataFrame:
+        """Pairs for clerical review: between the two thresholds and not already one person.
+
+        Columns ``left``/``right`` (record positions), ``match_probability``,
+        ``match_weight``, ``explanation``.
+        """
+        if self.pairs is None:
+            return pd.DataFrame(columns=["left", "right", "match_probability", "match_weight",
+                                         "explanation"])  # fmt: skip
+        p = self.pairs
+        cluster = self.clusters["cluster"].to_numpy()
+        band = (p.probability >= self.review_probability) & (p.probability < self.match_probability)
+        band &= cluster[p.left] != cluster[p.right]
+        return pd.DataFrame(
+            {
+                "left": p.left[band],
+                "right": p.right[band],
+                "match_probability": p.probability[band],
+                "match_weight": p.weight[band],
+                "explanation": explain(p.contributions[band]),
+            }
+        )
 
 
 class FellegiSunterLinker:
@@ -78,12 +141,17 @@ class FellegiSunterLinker:
 
     def link(self, records: pd.DataFrame) -> EngineResult:
         s = self.settings
+        clock = _Clock()
         features = build_features(records)
+        clock.lap("features")
         candidates = candidate_pairs(features, max_block=s.max_block)
+        clock.lap("blocking")
         levels = compare(features, candidates.left, candidates.right)
+        clock.lap("comparisons")
         rng = np.random.default_rng(s.seed)
-        u = estimate_u(features, s.u_samples, rng)
+        u = estimate_u(features, min(s.u_samples, 50 * features.n), rng)
         prior = estimate_prior(levels, features.n, s.prior_recall)
+        clock.lap("u_and_prior")
         sessions = [
             (
                 candidates.rules & _RULE_BIT["birth_date_sex"] > 0,
@@ -96,6 +164,7 @@ class FellegiSunterLinker:
         ]
         m = train_m(levels, u, sessions)
         model = Model(m, u, prior)
+        clock.lap("em")
         frequency = np.maximum(
             features.name_frequency[candidates.left], features.name_frequency[candidates.right]
         )
@@ -104,11 +173,15 @@ class FellegiSunterLinker:
             candidates.left, candidates.right, levels, scores.weight, scores.probability,
             scores.contributions, candidates.rules,
         )  # fmt: skip
+        clock.lap("scoring")
         clusters = self._cluster(features.n, features.source, pairs)
-        return EngineResult(clusters, len(candidates), pairs, model, candidates.reports)
+        clock.lap("clustering")
+        return EngineResult(clusters, len(candidates), pairs, model, candidates.reports, clock.laps)
 
     def _cluster(self, n: int, source: np.ndarray, pairs: ScoredPairs) -> pd.DataFrame:
-        accepted = pairs.probability >= self.settings.match_probability
+        accepted = (pairs.probability >= self.settings.match_probability) & ~_cannot_link(
+            source, pairs
+        )
         left, right = pairs.left[accepted], pairs.right[accepted]
         weight = pairs.weight[accepted]
         keep = best_links(left, right, weight, source)

@@ -31,6 +31,7 @@ class Features:
     first_word: np.ndarray
     last_word: np.ndarray
     phonetic: np.ndarray  # phonetic key of the whole name, words sorted
+    name_words: np.ndarray  # number of words in the name (0 when missing)
     name_frequency: np.ndarray  # share of records with this folded sorted name (float)
     birth: np.ndarray  # datetime64[D], NaT when missing
     year: np.ndarray  # float, nan when missing (from birth date, else from reported age)
@@ -39,6 +40,7 @@ class Features:
     day: np.ndarray
     sex: np.ndarray  # object: "M"/"F"/None
     nik: np.ndarray
+    nik_digits: np.ndarray  # uint8 matrix n x 16 (zeros where no NIK)
     nik_birth: np.ndarray  # (month*100+day) encoded in the NIK, -1 when no NIK
     nik_yy: np.ndarray  # two-digit year in the NIK, -1 when no NIK
     nik_sex: np.ndarray
@@ -50,6 +52,12 @@ class Features:
 
 def _objects(series: pd.Series) -> np.ndarray:
     return series.astype(object).where(series.notna(), None).to_numpy()
+
+
+def _digits(nik: pd.Series) -> np.ndarray:
+    text = nik.fillna("0" * 16).astype(str).str.pad(16, fillchar="0").str.slice(0, 16)
+    raw = np.frombuffer("".join(text).encode("ascii", "replace"), dtype=np.uint8)
+    return raw.reshape(-1, 16) - ord("0")
 
 
 def build_features(records: pd.DataFrame) -> Features:
@@ -83,6 +91,7 @@ def build_features(records: pd.DataFrame) -> Features:
         first_word=_objects(words.str[0]),
         last_word=_objects(words.str[-1]),
         phonetic=_objects(phonetic),
+        name_words=words.str.len().astype("Float64").fillna(0).to_numpy(dtype=np.int64),
         name_frequency=frequency.fillna(0).to_numpy(),
         birth=birth.to_numpy(dtype="datetime64[D]"),
         year=year.to_numpy(dtype=float),
@@ -91,6 +100,7 @@ def build_features(records: pd.DataFrame) -> Features:
         day=birth.dt.day.astype(float).to_numpy(),
         sex=_objects(records["sex"]),
         nik=_objects(records["nik"]),
+        nik_digits=_digits(records["nik"]),
         nik_birth=nik_birth.to_numpy(dtype=float).astype(np.int64),
         nik_yy=parts["yy"].astype("Float64").fillna(-1).to_numpy(dtype=float).astype(np.int64),
         nik_sex=_objects(parts["sex"]),

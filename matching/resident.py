@@ -4,9 +4,10 @@ Survivorship follows the authorities in domain.md: identity (name, birth date, s
 registered address, NIK, alive) from the civil registry, then the voter list, then BPS;
 domicile from BPS. For each field the first non-null value in that order wins.
 
-Resident IDs are keyed hashes of the cluster's anchor identity (its registry NIK, or the
-source row when there is none), so the same inputs always give the same IDs and a NIK
-cannot be recovered from an ID without the key.
+Resident IDs are keyed hashes of the cluster's anchor identity (its registry NIK, else the
+NIK or the name, birth date and desa another source recorded; see ``_identity``), so the
+same inputs always give the same IDs, an unchanged person keeps their ID in the next
+snapshot, and a NIK cannot be recovered from an ID without the key.
 """
 
 from __future__ import annotations
@@ -38,9 +39,7 @@ def build_residents(
         ["cluster", "priority", "dead", "source_file", "source_row"], kind="stable"
     )
 
-    identity = work["nik"].where(work["source"] == "dukcapil")
-    fallback = work["source_file"] + ":" + work["source_row"].astype("string")
-    work["identity"] = ("nik:" + identity).fillna("row:" + fallback)
+    work["identity"] = _identity(work)
     first = work.groupby("cluster", sort=True)
     anchor = first["identity"].first()
     ids = anchor.map(lambda value: _resident_id(value, key))
@@ -77,6 +76,24 @@ def build_residents(
     ).reset_index(drop=True)
     record_ids = ids.reindex(clusters["cluster"].to_numpy()).to_numpy()
     return residents, pd.Series(record_ids, index=records.index, name="resident_id")
+
+
+def _identity(work: pd.DataFrame) -> pd.Series:
+    """What a resident ID is derived from, stable across snapshots of unchanged people.
+
+    The registry NIK; else the NIK another source holds; else the person's recorded name,
+    birth date and desa. File names and row numbers change with every snapshot, so they
+    are the last resort (rows with neither name nor birth date).
+    """
+    registry_nik = ("nik:" + work["nik"]).where(work["source"] == "dukcapil")
+    other_nik = work["source"] + ":nik:" + work["nik"]
+    described = (
+        work["source"] + ":rec:" + work["name_norm"] + "|"
+        + work["birth_date"].dt.strftime("%Y-%m-%d").fillna("?") + "|"
+        + work["desa_code"].fillna("?")
+    )  # fmt: skip
+    row = "row:" + work["source_file"] + ":" + work["source_row"].astype("string")
+    return registry_nik.fillna(other_nik).fillna(described).fillna(row)
 
 
 def _alive(work: pd.DataFrame) -> pd.Series:

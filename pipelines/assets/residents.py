@@ -4,10 +4,10 @@ import dagster as dg
 import pandas as pd
 
 from connectors.schema import Source, conform
-from connectors.tables import load_audit, quarantine, resident, resident_link
+from connectors.tables import load_audit, quarantine, resident, resident_link, review_queue
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
-from matching.linkage import default_linker
+from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents
 from pipelines.assets import staging
 from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
@@ -49,6 +49,8 @@ def linked_residents(
     )
     store.replace_table(staging.links_table(kab), links)
     store.replace_table(staging.residents_table(kab), residents)
+    review = _review_rows(records, result)
+    store.replace_table(staging.review_table(kab), review)
     methods = links["link_method"].value_counts().to_dict()
     context.log.info(f"{len(residents):,} residents from {len(records):,} records")
     return dg.MaterializeResult(
@@ -57,8 +59,53 @@ def linked_residents(
             "records": len(records),
             "pairs_compared": result.pairs_compared,
             "link_methods": {str(k): int(v) for k, v in methods.items()},
+            "review_pairs": len(review),
+            **_engine_metadata(result),
         }
     )
+
+
+def _review_rows(records: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
+    review_of = getattr(result, "review", None)
+    columns = ["left", "right", "match_probability", "match_weight", "explanation"]
+    pairs = review_of() if review_of else pd.DataFrame(columns=columns)
+    left = records.iloc[pairs["left"].to_numpy()]
+    right = records.iloc[pairs["right"].to_numpy()]
+    return pd.DataFrame(
+        {
+            "left_source": left["source"].to_numpy(),
+            "left_file": left["source_file"].to_numpy(),
+            "left_row": left["source_row"].to_numpy(dtype="int64"),
+            "right_source": right["source"].to_numpy(),
+            "right_file": right["source_file"].to_numpy(),
+            "right_row": right["source_row"].to_numpy(dtype="int64"),
+            "match_probability": pairs["match_probability"].to_numpy(dtype=float),
+            "match_weight": pairs["match_weight"].to_numpy(dtype=float),
+            "explanation": pairs["explanation"].astype("string").to_numpy(),
+        }
+    ).astype({"left_source": "string", "left_file": "string", "right_source": "string",
+              "right_file": "string", "explanation": "string"})  # fmt: skip
+
+
+def _engine_metadata(result: LinkResult) -> dict[str, object]:
+    """Model parameters, blocking report and stage timings of the probabilistic engine."""
+    model = getattr(result, "model", None)
+    if model is None:
+        return {}
+    blocking = {
+        r.rule: {
+            "pairs": r.pairs,
+            "capped_blocks": r.capped_blocks,
+            "capped_records": r.capped_records,
+        }  # fmt: skip
+        for r in getattr(result, "blocking", [])
+    }
+    return {
+        "model": model.describe(),
+        "prior_match_probability": model.prior,
+        "blocking": blocking,
+        "stage_seconds": getattr(result, "timings", {}),
+    }
 
 
 def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -108,6 +155,13 @@ def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.D
             kinds={"duckdb"},
         ),
         dg.AssetSpec(
+            "review_queue",
+            deps=[linked_residents],
+            description="Pairs between the review and match thresholds, for a clerk to decide, "
+            "with each field's weight.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
             "load_audit",
             deps=[linked_residents],
             description="Per file: checksum and row accounting.",
@@ -125,6 +179,7 @@ def published_tables(
     region = kab.kemendagri_code
     links = store.read_table(staging.links_table(kab))
     residents = store.read_table(staging.residents_table(kab))
+    review = store.read_table(staging.review_table(kab))
     audit = _load_audit(store, kab, links, run_id)
     bad = unreconciled(audit)
     if len(bad):
@@ -156,6 +211,7 @@ def published_tables(
         resident_link.name: _with_run(links, region, run_id, resident_link),
         quarantine.name: _with_run(quarantine_rows, region, run_id, quarantine),
         load_audit.name: audit[[c.name for c in load_audit.columns]],
+        review_queue.name: _with_run(review, region, run_id, review_queue),
     }
     store.publish(region, tables)
     context.log.info(
@@ -165,6 +221,7 @@ def published_tables(
     yield dg.MaterializeResult(asset_key="resident", metadata={"rows": len(residents)})
     yield dg.MaterializeResult(asset_key="resident_link", metadata={"rows": len(links)})
     yield dg.MaterializeResult(asset_key="quarantine", metadata={"rows": len(quarantine_rows)})
+    yield dg.MaterializeResult(asset_key="review_queue", metadata={"rows": len(review)})
     yield dg.MaterializeResult(
         asset_key="load_audit",
         metadata={"files": len(audit), "rows_read": int(audit["rows_read"].sum())},

@@ -24,3 +24,7 @@ def links_table(kab: Kabupaten) -> str:
 
 def residents_table(kab: Kabupaten) -> str:
     return f"stg_residents_{kab.compact_code}"
+
+
+def review_table(kab: Kabupaten) -> str:
+    return f"stg_review_{kab.compact_code}"

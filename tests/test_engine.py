@@ -1,0 +1,251 @@
+"""The probabilistic linker: levels, blocking, clustering, accuracy on generated data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from connectors.agencies import standardise_folder
+from connectors.schema import conform
+from connectors.synthetic import generate
+from matching.blocking import candidate_pairs
+from matching.clustering import best_links
+from matching.comparisons import COMPARISONS, NULL, compare
+from matching.engine import FellegiSunterLinker
+from matching.evaluation import accuracy
+from matching.features import build_features
+from matching.names import fold_spelling
+from matching.phonetic import phonetic_words
+
+FIELD = {c.name: i for i, c in enumerate(COMPARISONS)}
+
+
+def records(rows: list[dict]) -> pd.DataFrame:
+    from matching.names import normalise_names
+
+    frame = pd.DataFrame(rows)
+    names = normalise_names(frame["name"])
+    frame = frame.drop(columns="name").assign(
+        name_norm=names["name_norm"], source_file="f.csv", snapshot_date=pd.Timestamp("2026-11-01")
+    )
+    frame["source_row"] = range(1, len(frame) + 1)
+    frame["birth_date"] = pd.to_datetime(frame.get("birth_date"))
+    return conform(frame)
+
+
+def levels_of(rows: list[dict]) -> np.ndarray:
+    features = build_features(records(rows))
+    return compare(features, np.array([0]), np.array([1]))[0]
+
+
+BASE = {
+    "source": "dukcapil", "name": "BUDI SANTOSO", "sex": "M", "birth_date": "1985-12-31",
+    "nik": "6309013112850001", "kec_code": "63.09.01", "desa_code": "63.09.01.2001",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("other_nik", "level"),
+    [
+        ("6309013112850001", 2),  # exact
+        ("6309013112860001", 1),  # one digit in the birth-date part: a typo
+        ("6309011312850001", 1),  # transposition in the birth-date part
+        ("6309013112850002", 0),  # serial differs: what two people born that day look like
+        ("6309023112850001", 0),  # region differs by one digit: also not evidence
+        (None, NULL),
+    ],
+)
+def test_nik_levels(other_nik, level):
+    got = levels_of([BASE, {**BASE, "source": "kpu", "nik": other_nik}])
+    assert got[FIELD["nik"]] == level
+
+
+@pytest.mark.parametrize(
+    ("other", "level"),
+    [
+        ("1985-12-31", 4),
+        ("1985-31-12", None),  # not a date: handled by the parser, not here
+        ("1986-12-31", 2),  # year off by one
+        ("1985-12-28", 1),  # within a week
+        ("1970-01-01", 0),
+        (None, NULL),
+    ],
+)
+def test_birth_date_levels(other, level):
+    if level is None:
+        return
+    got = levels_of([BASE, {**BASE, "source": "kpu", "birth_date": other}])
+    assert got[FIELD["birth_date"]] == level
+
+
+def test_day_month_swapped():
+    got = levels_of(
+        [
+            {**BASE, "birth_date": "1985-04-07"},
+            {**BASE, "source": "bps", "birth_date": "1985-07-04"},
+        ]
+    )
+    assert got[FIELD["birth_date"]] == 3
+
+
+@pytest.mark.parametrize(
+    ("other", "level"),
+    [
+        ("BUDI SANTOSO", 5),
+        ("SANTOSO BUDI", 5),  # order-free
+        ("BOEDI SANTOSA", 3),  # old spelling, one vowel: folded and phonetic
+        ("BUDI SANTOSO WIBOWO", 4),  # extra word
+        ("BUDI KURNIAWAN", 1),  # only the first word
+        ("AGUS SALIM", 0),
+        ("...", NULL),
+    ],
+)
+def test_name_levels(other, level):
+    got = levels_of([BASE, {**BASE, "source": "kpu", "name": other}])
+    assert got[FIELD["name"]] == level
+
+
+def test_phonetic_key_joins_old_and_new_spellings():
+    keys = phonetic_words(
+        fold_spelling(pd.Series(["DJOKO SOESILO", "JOKO SUSILO", "JOKO SUSANTO"]))
+    )
+    assert keys[0] == keys[1] != keys[2]
+
+
+def test_blocking_finds_a_nik_typo_and_caps_huge_blocks():
+    common = [{**BASE, "nik": f"63090131128{i:05d}", "name": "SITI AMINAH", "sex": "F"}
+              for i in range(30)]  # fmt: skip
+    rows = [
+        BASE,
+        {
+            **BASE,
+            "source": "kpu",
+            "nik": "6309013112860001",
+            "birth_date": None,
+            "name": "BUDI SANTOSA",
+        },  # fmt: skip
+        *common,
+    ]
+    features = build_features(records(rows))
+    candidates = candidate_pairs(features, max_block=10)
+    pairs = set(zip(candidates.left.tolist(), candidates.right.tolist(), strict=True))
+    assert (0, 1) in pairs
+    report = {r.rule: r for r in candidates.reports}
+    assert report["birth_date_sex"].capped_blocks == 1
+    assert report["birth_date_sex"].capped_records >= 30
+
+
+def test_clustering_keeps_duplicates_and_refuses_twins():
+    source = np.array([0, 0, 1, 1])  # rows 0,1 registry; 2,3 voter list
+    # Duplicated voter rows 2 and 3 of registry row 0 (and linked to each other): all kept.
+    left, right = np.array([0, 0, 2]), np.array([2, 3, 3])
+    keep = best_links(left, right, np.array([30.0, 28.0, 35.0]), source)
+    assert keep.tolist() == [True, True, True]
+    # Twins 0 and 1 both claim voter row 2; they are not linked to each other: the weaker
+    # claim is dropped.
+    left, right = np.array([0, 1]), np.array([2, 2])
+    keep = best_links(left, right, np.array([30.0, 12.0]), source)
+    assert keep.tolist() == [True, False]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    base = tmp_path_factory.mktemp("engine")
+    generate(region="6309", people=6000, seed=21, out=base / "landing")
+    recs = standardise_folder(base / "landing")
+    truth = pd.read_csv(base / "truth.csv")
+    return recs, truth
+
+
+@pytest.fixture(scope="module")
+def linked(generated):
+    return FellegiSunterLinker().link(generated[0])
+
+
+def test_accuracy_on_generated_region(generated, linked):
+    recs, truth = generated
+    result = linked
+    labelled = (
+        recs[["source_file", "source_row"]]
+        .assign(resident_id=result.clusters["cluster"].to_numpy())
+        .merge(truth, left_on=["source_file", "source_row"], right_on=["file", "row"])
+    )
+    acc = accuracy(labelled)
+    assert acc.precision >= 0.995, acc
+    assert acc.recall >= 0.995, acc
+    assert acc.exact_share >= 0.99, acc
+
+
+def test_every_score_is_explained_by_its_fields(linked):
+    result = linked
+    pairs = result.pairs
+    prior = np.log2(result.model.prior / (1 - result.model.prior))
+    np.testing.assert_allclose(
+        pairs.contributions.sum(axis=1) + prior, pairs.weight, rtol=1e-4, atol=1e-3
+    )
+    table = pairs.frame(pairs.probability > 0.5)
+    assert {f"w_{c.name}" for c in COMPARISONS} <= set(table.columns)
+    # Name frequency matters: at the exact-name level, common names weigh less.
+    exact = pairs.levels[:, FIELD["name"]] == 5
+    weights = pairs.contributions[exact, FIELD["name"]]
+    assert weights.max() - weights.min() > 3
+
+
+def test_same_input_same_clusters(generated, linked):
+    again = FellegiSunterLinker().link(generated[0]).clusters
+    pd.testing.assert_frame_equal(linked.clusters, again)
+
+
+CASES = [
+    # (case, source, name, nik, birth, sex, extra)
+    ("conflict", "dukcapil", "BUDI SANTOSO WIRYO", "6309993112850001", "1985-12-31", "M", {}),
+    ("conflict", "kpu", "RATNA SARI DEWI", "6309993112850001", "1962-03-08", "F", {}),
+    ("typo", "dukcapil", "MUHAMMAD RIZKY PRATAMA", "6309991203880001", "1988-03-12", "M", {}),
+    ("typo", "kpu", "M. RIZKI PRATAMA", "6309991203980001", "1988-03-12", "M", {}),
+    ("placeholder", "dukcapil", "SITI AMINAH ZULAIKHA", "6309994405900002", "1990-05-04", "F", {}),
+    ("placeholder", "bps", "SITI AMINAH ZULAIKHA", None, None, "F", {"age_reported": 36}),
+    ("twins", "dukcapil", "HASAN BASRI", "6309990707070001", "2007-07-07", "M",
+     {"kk": "6309990101150009", "mother_name": "SARINAH"}),
+    ("twins", "dukcapil", "HUSIN BASRI", "6309990707070002", "2007-07-07", "M",
+     {"kk": "6309990101150009", "mother_name": "SARINAH"}),
+    ("twins", "kpu", "HASAN BASRI", "6309990707070001", "2007-07-07", "M",
+     {"kk": "6309990101150009"}),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_cases(generated):
+    recs, _ = generated
+    rows = []
+    for _case, source, name, nik, birth, sex, extra in CASES:
+        rows.append({"source": source, "name": name, "nik": nik, "birth_date": birth,
+                     "sex": sex, "kec_code": "63.09.01", "desa_code": "63.09.01.2001",
+                     "kab_code": "63.09", **extra})  # fmt: skip
+    cases = records(rows).assign(source_file="cases.csv", source_row=range(1, len(rows) + 1))
+    combined = pd.concat([recs, cases], ignore_index=True)
+    clusters = FellegiSunterLinker().link(combined).clusters["cluster"].to_numpy()
+    return clusters[len(recs) :]
+
+
+def _cluster(with_cases, case, index):
+    positions = [i for i, c in enumerate(CASES) if c[0] == case]
+    return with_cases[positions[index]]
+
+
+def test_one_nik_two_different_people_is_not_a_link(with_cases):
+    assert _cluster(with_cases, "conflict", 0) != _cluster(with_cases, "conflict", 1)
+
+
+def test_nik_typo_in_the_date_part_still_links(with_cases):
+    assert _cluster(with_cases, "typo", 0) == _cluster(with_cases, "typo", 1)
+
+
+def test_placeholder_nik_without_birth_date_links_by_name_and_age(with_cases):
+    assert _cluster(with_cases, "placeholder", 0) == _cluster(with_cases, "placeholder", 1)
+
+
+def test_twins_stay_two_people_and_the_voter_joins_the_right_one(with_cases):
+    hasan, husin, voter = (_cluster(with_cases, "twins", i) for i in range(3))
+    assert hasan != husin
+    assert voter == hasan
