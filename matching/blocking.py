@@ -48,7 +48,8 @@ def _nik_region_serial(f: Features) -> list[pd.Series]:
 
 def _birth_date_sex(f: Features) -> list[pd.Series]:
     birth = pd.Series(f.birth).astype("string")
-    return [_join(birth, _series(f.sex))]
+    # Records of unknown sex still block with each other on the date alone.
+    return [_join(birth, _series(f.sex).fillna("?"))]
 
 
 def _phonetic_year(f: Features) -> list[pd.Series]:

@@ -202,5 +202,27 @@ def demo(
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--truth", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
+    help="CSV with file,row,person_id (as padu generate writes).",
+)  # fmt: skip
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+@click.option("--region", help="Kab/kota code (63.09) to restrict to.")
+def evaluate(truth: Path, warehouse: str | None, region: str | None) -> None:
+    """Pairwise precision, recall, F1 and exactly-right persons against a truth file."""
+    from connectors.warehouse import default_url
+    from pipelines.evaluate import evaluate as run_evaluation
+
+    result = run_evaluation(truth, warehouse or default_url(), region)
+    click.echo(f"persons:             {result.persons:,}")
+    click.echo(f"true pairs:          {result.true_pairs:,}")
+    click.echo(f"predicted pairs:     {result.predicted_pairs:,}")
+    click.echo(f"precision:           {result.precision:.4f}")
+    click.echo(f"recall:              {result.recall:.4f}")
+    click.echo(f"F1:                  {result.f1:.4f}")
+    click.echo(f"persons exactly right: {result.exact_share:.2%}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from pipelines.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["run"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["run"], ["demo"], ["evaluate"]])
 def test_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0

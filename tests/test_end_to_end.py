@@ -135,3 +135,16 @@ def test_snapshot_without_rows_does_not_replace_the_data(region, tmp_path, conte
     assert not run_pipeline(landing, url, None, echo=messages.append)
     assert any("bps_regsosek_6309_20261102.csv" in m and "without rows" in m for m in messages)
     pd.testing.assert_frame_equal(good["resident"], tables(url)["resident"])
+
+
+def test_padu_evaluate_reports_the_accuracy(region):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    truth = str(region["summary"].truth_path)
+    result = CliRunner().invoke(main, ["evaluate", "--truth", truth, "--warehouse", region["url"]])
+    assert result.exit_code == 0, result.output
+    figures = dict(line.split(":", 1) for line in result.output.splitlines())
+    assert float(figures["precision"]) >= 0.99 and float(figures["recall"]) >= 0.99
+    assert int(figures["persons"].replace(",", "")) > PEOPLE * 0.95
