@@ -53,18 +53,29 @@ def build_residents(
         values = work[column] if source is None else work[column].where(work["source"] == source)
         return values.groupby(work["cluster"], sort=True).first()
 
+    def source_of(column: str) -> pd.Series:
+        """Which source the surviving value of ``column`` came from."""
+        return best_source_of(work, column)
+
     sources = work.groupby("cluster", sort=True)["source"].agg(lambda s: set(s))
     residents = pd.DataFrame(
         {
             "resident_id": ids,
             "display_name": best("name_norm"),
+            "name_source": source_of("name_norm"),
             "name_titles": best("name_titles"),
             "birth_date": best("birth_date"),
+            "birth_date_source": source_of("birth_date"),
             "sex": best("sex"),
+            "sex_source": source_of("sex"),
             "kab_code": best("kab_code", "dukcapil").fillna(best("kab_code")),
             "kec_code": best("kec_code", "dukcapil").fillna(best("kec_code", "kpu")),
             "desa_code": best("desa_code", "dukcapil").fillna(best("desa_code", "kpu")),
+            "registered_source": best("source", "dukcapil").fillna(
+                best("source", "kpu").where(best("desa_code", "kpu").notna())
+            ),
             "domicile_desa_code": best("desa_code", "bps"),
+            "tps": best("tps", "kpu"),
             "alive": _alive(work),
             "nik_pseudonym": pseudonymise(best("nik"), key, purpose="nik"),
             "in_dukcapil": sources.map(lambda s: "dukcapil" in s),
@@ -76,6 +87,11 @@ def build_residents(
     ).reset_index(drop=True)
     record_ids = ids.reindex(clusters["cluster"].to_numpy()).to_numpy()
     return residents, pd.Series(record_ids, index=records.index, name="resident_id")
+
+
+def best_source_of(work: pd.DataFrame, column: str) -> pd.Series:
+    """Per cluster, the source of the first non-null ``column`` in survivorship order."""
+    return work["source"].where(work[column].notna()).groupby(work["cluster"], sort=True).first()
 
 
 def _identity(work: pd.DataFrame) -> pd.Series:

@@ -47,7 +47,16 @@ def test_golden_record_takes_each_field_from_its_authority():
                 desa_code="63.09.02.2001",
                 age_reported=40,
             ),  # fmt: skip
-            record("kpu", 1, "BUDI SANTOSO", NIK_A, "1985-12-31", "M", desa_code="63.09.01.2002"),
+            record(
+                "kpu",
+                1,
+                "BUDI SANTOSO",
+                NIK_A,
+                "1985-12-31",
+                "M",
+                desa_code="63.09.01.2002",
+                tps="004",
+            ),  # fmt: skip
             record("dukcapil", 1, "H. BUDI SANTOSO", NIK_A, "1985-12-31", "M"),
         ],
         [0, 0, 0],
@@ -57,8 +66,25 @@ def test_golden_record_takes_each_field_from_its_authority():
     assert person["display_name"] == "BUDI SANTOSO" and person["name_titles"] == "H."
     assert person["desa_code"] == "63.09.01.2001"  # registered: civil registry
     assert person["domicile_desa_code"] == "63.09.02.2001"  # domicile: BPS
+    assert person["tps"] == "004"  # voter status: KPU
+    assert (person["name_source"], person["birth_date_source"], person["registered_source"]) == (
+        "dukcapil", "dukcapil", "dukcapil",
+    )  # fmt: skip
     assert person["sources"] == "dukcapil,kpu,bps" and person["source_rows"] == 3
     assert person["nik_pseudonym"] != NIK_A and len(person["nik_pseudonym"]) == 24
+
+
+def test_each_value_says_which_source_it_came_from():
+    people, _ = residents(
+        [
+            record("kpu", 1, "AGUS SALIM", None, "1970-01-01", "M"),
+            record("bps", 1, "AGUS SALIM", None, None, None),
+        ],
+        [0, 0],
+    )
+    person = people.iloc[0]
+    assert person["name_source"] == "kpu" and person["birth_date_source"] == "kpu"
+    assert person["registered_source"] == "kpu"
 
 
 def test_resident_ids_are_deterministic_unique_and_keyed():
