@@ -20,7 +20,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 
-def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One int64 per unordered pair of record positions."""
     return np.minimum(a, b).astype(np.int64) * (1 << 32) + np.maximum(a, b)
 
 
@@ -50,8 +51,8 @@ def best_links(
                                 ascending=[True, True, False, True])  # fmt: skip
     top = chosen.groupby(["target", "chooser_source"])["chooser"].transform("first").to_numpy()
     me = chosen["chooser"].to_numpy()
-    accepted = np.sort(_pair_keys(left, right))
-    keys = _pair_keys(top, me)
+    accepted = np.sort(pair_keys(left, right))
+    keys = pair_keys(top, me)
     position = np.clip(np.searchsorted(accepted, keys), 0, len(accepted) - 1)
     linked_to_top = accepted[position] == keys
     kept = chosen[(me == top) | linked_to_top]["pair"].to_numpy()

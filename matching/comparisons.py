@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from rapidfuzz import fuzz, process
 
 from matching.features import Features
@@ -25,17 +26,23 @@ class Comparison:
     levels: tuple[str, ...]  # label per level 0..k-1 ("else" first)
     compute: Callable[[Features, np.ndarray, np.ndarray], np.ndarray]
     tf_level: int | None = None  # the level whose weight is adjusted by name frequency
+    #: Features field whose exact agreement is the top level; its u is then computed from
+    #: value frequencies (the chance two random records share a value) instead of sampled.
+    exact_on: str | None = None
+
+
+def _is_null(values: np.ndarray) -> np.ndarray:
+    return pd.isna(values)
 
 
 def _missing(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    a, b = values[left], values[right]
-    return np.equal(a, None) | np.equal(b, None)
+    return _is_null(values[left]) | _is_null(values[right])
 
 
 def _strings(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Object array of the picked strings ("" for null), sharing the Python strings."""
     picked = values[index]
-    picked[np.equal(picked, None)] = ""
+    picked[_is_null(picked)] = ""
     return picked
 
 
@@ -155,18 +162,30 @@ def _place(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
-        "name", ("else", "one word", ">=70", ">=84 or sound", ">=92", "exact"), _name, tf_level=5
-    ),  # fmt: skip
+        "name",
+        ("else", "one word", ">=70", ">=84 or sound", ">=92", "exact"),
+        _name,
+        tf_level=5,
+        exact_on="name_sorted",
+    ),
     Comparison(
         "birth_date",
         ("else", "within 7 days / year by age", "year off by one", "day-month swapped", "exact"),
         _birth_date,
-    ),  # fmt: skip
+        exact_on="birth",
+    ),
     Comparison("sex", ("differ", "same"), _sex),
-    Comparison("nik", ("else", "one digit or transposition in the date part", "exact"), _nik),
+    Comparison(
+        "nik",
+        ("else", "one digit or transposition in the date part", "exact"),
+        _nik,
+        exact_on="nik",
+    ),  # fmt: skip
     Comparison("nik_vs_record", ("contradicts", "fits"), _nik_vs_record),
-    Comparison("family", ("differ", "same mother", "same family card"), _family),
-    Comparison("place", ("other kecamatan", "same kecamatan", "same desa"), _place),
+    Comparison("family", ("differ", "same mother", "same family card"), _family, exact_on="kk"),
+    Comparison(
+        "place", ("other kecamatan", "same kecamatan", "same desa"), _place, exact_on="desa"
+    ),  # fmt: skip
 )
 
 

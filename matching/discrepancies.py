@@ -85,9 +85,10 @@ def find_discrepancies(
         _domicile_differs(facts),
         _bps_not_in_registry(facts),
     ]
-    found = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    if found.empty:
+    frames = [f for f in frames if len(f)]
+    if not frames:
         return empty_findings()
+    found = pd.concat(frames, ignore_index=True)
     order = found["kind"].map({k: i for i, k in enumerate(KINDS)})
     found = found.assign(_order=order).sort_values(["_order", "resident_id", "source_rows"])
     return found[list(COLUMNS)].astype("string").reset_index(drop=True)

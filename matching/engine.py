@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
-from matching.clustering import best_links, components
+from matching.clustering import best_links, components, pair_keys
 from matching.comparisons import COMPARISONS, NULL, compare
 from matching.features import build_features
 from matching.fellegi_sunter import (
@@ -41,7 +41,7 @@ class LinkageSettings:
     match_probability: float = 0.95  # pairs at or above are links
     review_probability: float = 0.50  # pairs between this and the match level go to review
     max_block: int = DEFAULT_MAX_BLOCK
-    u_samples: int = 1_000_000  # random pairs for u; at most 50 per record
+    u_samples: int = 300_000  # random pairs for u; at most 50 per record
     prior_recall: float = 0.9
     seed: int = 20261101  # the random pairs for u; fixed so reruns give the same model
 
@@ -139,7 +139,9 @@ class FellegiSunterLinker:
     def __init__(self, settings: LinkageSettings | None = None) -> None:
         self.settings = settings or LinkageSettings()
 
-    def link(self, records: pd.DataFrame) -> EngineResult:
+    def link(self, records: pd.DataFrame, decisions: pd.DataFrame | None = None) -> EngineResult:
+        """Link ``records``; ``decisions`` (``left``, ``right`` record positions and a boolean
+        ``match``) are reviewers' verdicts on pairs and override the model."""
         s = self.settings
         clock = _Clock()
         features = build_features(records)
@@ -174,20 +176,39 @@ class FellegiSunterLinker:
             scores.contributions, candidates.rules,
         )  # fmt: skip
         clock.lap("scoring")
-        clusters = self._cluster(features.n, features.source, pairs)
+        clusters = self._cluster(features.n, features.source, pairs, decisions)
         clock.lap("clustering")
         return EngineResult(clusters, len(candidates), pairs, model, candidates.reports, clock.laps)
 
-    def _cluster(self, n: int, source: np.ndarray, pairs: ScoredPairs) -> pd.DataFrame:
+    def _cluster(
+        self, n: int, source: np.ndarray, pairs: ScoredPairs, decisions: pd.DataFrame | None
+    ) -> pd.DataFrame:
         accepted = (pairs.probability >= self.settings.match_probability) & ~_cannot_link(
             source, pairs
         )
+        forced_left = forced_right = np.zeros(0, dtype=np.int64)
+        if decisions is not None and len(decisions):
+            # A reviewer's decision beats the model: "not a match" removes the link,
+            # "match" adds it whatever the score.
+            decided = pair_keys(decisions["left"].to_numpy(), decisions["right"].to_numpy())
+            rejected = decided[~decisions["match"].to_numpy(dtype=bool)]
+            accepted &= ~np.isin(pair_keys(pairs.left, pairs.right), rejected)
+            confirmed = decisions[decisions["match"].astype(bool)]
+            forced_left = confirmed["left"].to_numpy(dtype=np.int64)
+            forced_right = confirmed["right"].to_numpy(dtype=np.int64)
         left, right = pairs.left[accepted], pairs.right[accepted]
         weight = pairs.weight[accepted]
         keep = best_links(left, right, weight, source)
-        left, right, weight = left[keep], right[keep], weight[keep]
         nik_exact = pairs.levels[accepted][keep][:, FIELD_INDEX["nik"]] == 2
         probability = pairs.probability[accepted][keep]
+        forced = len(forced_left)
+        left = np.concatenate([left[keep], forced_left])
+        right = np.concatenate([right[keep], forced_right])
+        weight = np.concatenate([weight[keep], np.full(forced, 1e6)])
+        probability = np.concatenate([probability, np.ones(forced)])
+        method_of = np.concatenate(
+            [np.where(nik_exact, "nik", "probabilistic"), np.full(forced, "review_decision")]
+        )
         labels = components(n, left, right)
         # Each record's strongest kept link says how it was linked.
         edges = pd.DataFrame(
@@ -195,7 +216,7 @@ class FellegiSunterLinker:
                 "row": np.concatenate([left, right]),
                 "weight": np.concatenate([weight, weight]),
                 "probability": np.concatenate([probability, probability]),
-                "method": np.where(np.concatenate([nik_exact, nik_exact]), "nik", "probabilistic"),
+                "method": np.concatenate([method_of, method_of]),
             }
         ).sort_values(["row", "weight"], ascending=[True, False])
         best = edges.drop_duplicates("row")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from matching.comparisons import COMPARISONS, NULL, compare
 from matching.features import Features
@@ -74,14 +75,40 @@ def _level_shares(levels: np.ndarray, size: int, weights: np.ndarray | None = No
     return shares
 
 
+def _agreement_chance(values: np.ndarray) -> float:
+    """Chance that two random records (both with a value) share the same value: sum p^2."""
+    present = pd.Series(values).dropna()
+    if present.empty:
+        return 0.0
+    shares = present.value_counts(normalize=True).to_numpy()
+    return float((shares**2).sum())
+
+
 def estimate_u(features: Features, samples: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Level shares among random record pairs (almost all of them different people)."""
+    """Level shares among random record pairs (almost all of them different people).
+
+    Exact-agreement levels are rare among random pairs (two random records share a NIK about
+    once in a million pairs), so sampling cannot estimate them; their ``u`` is computed from
+    the value frequencies instead, and the sampled shares of the other levels are rescaled.
+    """
     n = features.n
     left = rng.integers(0, n, size=samples)
     right = rng.integers(0, n, size=samples)
     keep = left != right
     levels = compare(features, left[keep], right[keep])
-    return [_level_shares(levels[:, i], len(c.levels)) for i, c in enumerate(COMPARISONS)]
+    u = []
+    for i, comparison in enumerate(COMPARISONS):
+        shares = _level_shares(levels[:, i], len(comparison.levels))
+        if comparison.exact_on is not None:
+            top = len(comparison.levels) - 1
+            values = getattr(features, comparison.exact_on)
+            if values.dtype.kind == "M":
+                values = np.where(np.isnat(values), None, values.astype(str)).astype(object)
+            exact = max(_agreement_chance(values), _EPS)
+            rest = shares[:top] / shares[:top].sum()
+            shares = np.append(rest * (1 - exact), exact)
+        u.append(shares)
+    return u
 
 
 def _log_bayes(levels: np.ndarray, factors: list[np.ndarray], used: list[int]) -> np.ndarray:

@@ -26,7 +26,9 @@ class LinkResult:
 
 
 class Linker(Protocol):
-    def link(self, records: pd.DataFrame) -> LinkResult: ...
+    def link(self, records: pd.DataFrame, decisions: pd.DataFrame | None = None) -> LinkResult:
+        """``decisions``: reviewers' verdicts (``left``, ``right`` positions, ``match``)."""
+        ...
 
 
 def default_linker() -> Linker:
