@@ -47,7 +47,10 @@ resident_link = sa.Table(
     sa.Column("source_row", sa.Integer, primary_key=True, comment="1-based data row"),
     sa.Column("resident_id", sa.String, nullable=False, index=True),
     sa.Column("link_method", sa.String, nullable=False, comment="how the row was linked"),
-    sa.Column("link_score", sa.Float, comment="name similarity 0-100 for fuzzy links"),
+    sa.Column("link_score", sa.Float, comment="match probability of the row's strongest link"),
+    sa.Column(
+        "record_key", sa.String, comment="keyed pseudonym of the record, stable across snapshots"
+    ),  # fmt: skip
     sa.Column("region", sa.String, nullable=False),
     sa.Column("run_id", sa.String, nullable=False),
 )
@@ -90,11 +93,28 @@ review_queue = sa.Table(
     sa.Column("right_source", sa.String, nullable=False),
     sa.Column("right_file", sa.String, nullable=False),
     sa.Column("right_row", sa.Integer, nullable=False),
+    sa.Column("left_key", sa.String, nullable=False, comment="record_key of the left row"),
+    sa.Column("right_key", sa.String, nullable=False),
     sa.Column("match_probability", sa.Float, nullable=False),
     sa.Column("match_weight", sa.Float, nullable=False),
     sa.Column("explanation", sa.String, comment="each field's weight, strongest first"),
     sa.Column("region", sa.String, nullable=False),
     sa.Column("run_id", sa.String, nullable=False),
+)
+
+review_decision = sa.Table(
+    "review_decision",
+    metadata,
+    sa.Column("left_key", sa.String, primary_key=True),
+    sa.Column("right_key", sa.String, primary_key=True),
+    sa.Column("decision", sa.String, nullable=False, comment="match or no_match"),
+    sa.Column("left_file", sa.String, comment="where the reviewer saw the pair"),
+    sa.Column("left_row", sa.Integer),
+    sa.Column("right_file", sa.String),
+    sa.Column("right_row", sa.Integer),
+    sa.Column("decided_by", sa.String, nullable=False),
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    comment="Clerical decisions; kept across runs and applied by every later run.",
 )
 
 PUBLISHED = (resident, resident_link, quarantine, load_audit, review_queue)

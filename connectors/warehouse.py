@@ -71,12 +71,13 @@ class Warehouse:
 
     # -- schema ------------------------------------------------------------------------------
 
-    def create_published_tables(self, connection: sa.Connection | None = None) -> None:
+    def create_tables(self, connection: sa.Connection | None = None) -> None:
+        """Create every declared table that does not exist yet."""
         if connection is None:
             with self.transaction() as conn:
-                metadata.create_all(conn, tables=list(PUBLISHED))
+                metadata.create_all(conn)
         else:
-            metadata.create_all(connection, tables=list(PUBLISHED))
+            metadata.create_all(connection)
 
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.engine).has_table(name)
@@ -114,7 +115,7 @@ class Warehouse:
         if unknown:
             raise ValueError(f"not published tables: {sorted(unknown)}")
         with self.transaction() as conn:
-            self.create_published_tables(conn)
+            self.create_tables(conn)
             for name, frame in tables.items():
                 conn.execute(
                     sa.text(f"DELETE FROM {name} WHERE region = :region"), {"region": region}

@@ -67,3 +67,63 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
+
+
+def constrained_components(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    cannot_left: np.ndarray,
+    cannot_right: np.ndarray,
+) -> np.ndarray:
+    """Connected components in which no cannot-link pair ends up together.
+
+    Components holding a cannot-link pair are rebuilt by adding their links strongest first
+    and refusing any link that would join a forbidden pair (a reviewer's "not a match"), so
+    the weakest link on the path between the two records is the one dropped.
+    """
+    labels = components(n, left, right)
+    if len(cannot_left) == 0:
+        return labels
+    violated = labels[cannot_left] == labels[cannot_right]
+    if not violated.any():
+        return labels
+    bad = np.unique(labels[cannot_left[violated]])
+    inside = np.isin(labels[left], bad)
+    order = np.argsort(-weight[inside], kind="stable")
+    edges_l, edges_r = left[inside][order], right[inside][order]
+    forbidden: dict[int, set[int]] = {}
+    for a, b in zip(cannot_left.tolist(), cannot_right.tolist(), strict=True):
+        forbidden.setdefault(a, set()).add(b)
+        forbidden.setdefault(b, set()).add(a)
+    parent: dict[int, int] = {}
+    members: dict[int, set[int]] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        members.setdefault(x, {x})
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(edges_l.tolist(), edges_r.tolist(), strict=True):
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            continue
+        small, large = (ra, rb) if len(members[ra]) < len(members[rb]) else (rb, ra)
+        if any(forbidden.get(x, set()) & members[large] for x in members[small]):
+            continue
+        parent[small] = large
+        members[large] |= members.pop(small)
+    out = labels.copy()
+    next_label = labels.max() + 1
+    roots = {x: root(x) for x in np.flatnonzero(np.isin(labels, bad)).tolist()}
+    relabel: dict[int, int] = {}
+    for x, r in roots.items():
+        if r not in relabel:
+            relabel[r] = next_label
+            next_label += 1
+        out[x] = relabel[r]
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
-from matching.clustering import best_links, components, pair_keys
+from matching.clustering import best_links, constrained_components, pair_keys
 from matching.comparisons import COMPARISONS, NULL, compare
 from matching.features import build_features
 from matching.fellegi_sunter import (
@@ -109,6 +109,10 @@ class EngineResult(LinkResult):
     review_probability: float = 0.5
     match_probability: float = 0.95
 
+    def _prior_weight(self) -> float:
+        prior = self.model.prior if self.model else 0.5
+        return float(np.log2(prior / (1 - prior)))
+
     def review(self) -> pd.DataFrame:
         """Pairs for clerical review: between the two thresholds and not already one person.
 
@@ -128,7 +132,10 @@ class EngineResult(LinkResult):
                 "right": p.right[band],
                 "match_probability": p.probability[band],
                 "match_weight": p.weight[band],
-                "explanation": explain(p.contributions[band]),
+                "explanation": [
+                    f"prior {self._prior_weight():+.1f}; {text}"
+                    for text in explain(p.contributions[band])
+                ],
             }
         )
 
@@ -187,12 +194,16 @@ class FellegiSunterLinker:
             source, pairs
         )
         forced_left = forced_right = np.zeros(0, dtype=np.int64)
+        cannot_left = cannot_right = np.zeros(0, dtype=np.int64)
         if decisions is not None and len(decisions):
             # A reviewer's decision beats the model: "not a match" removes the link,
             # "match" adds it whatever the score.
             decided = pair_keys(decisions["left"].to_numpy(), decisions["right"].to_numpy())
             rejected = decided[~decisions["match"].to_numpy(dtype=bool)]
             accepted &= ~np.isin(pair_keys(pairs.left, pairs.right), rejected)
+            refused = decisions[~decisions["match"].astype(bool)]
+            cannot_left = refused["left"].to_numpy(dtype=np.int64)
+            cannot_right = refused["right"].to_numpy(dtype=np.int64)
             confirmed = decisions[decisions["match"].astype(bool)]
             forced_left = confirmed["left"].to_numpy(dtype=np.int64)
             forced_right = confirmed["right"].to_numpy(dtype=np.int64)
@@ -209,7 +220,7 @@ class FellegiSunterLinker:
         method_of = np.concatenate(
             [np.where(nik_exact, "nik", "probabilistic"), np.full(forced, "review_decision")]
         )
-        labels = components(n, left, right)
+        labels = constrained_components(n, left, right, weight, cannot_left, cannot_right)
         # Each record's strongest kept link says how it was linked.
         edges = pd.DataFrame(
             {

@@ -77,7 +77,7 @@ def _level_shares(levels: np.ndarray, size: int, weights: np.ndarray | None = No
 
 def _agreement_chance(values: np.ndarray) -> float:
     """Chance that two random records (both with a value) share the same value: sum p^2."""
-    present = pd.Series(values).dropna()
+    present = pd.Series(values).dropna()  # NaT and None alike
     if present.empty:
         return 0.0
     shares = present.value_counts(normalize=True).to_numpy()
@@ -101,9 +101,7 @@ def estimate_u(features: Features, samples: int, rng: np.random.Generator) -> li
         shares = _level_shares(levels[:, i], len(comparison.levels))
         if comparison.exact_on is not None:
             top = len(comparison.levels) - 1
-            values = getattr(features, comparison.exact_on)
-            if values.dtype.kind == "M":
-                values = np.where(np.isnat(values), None, values.astype(str)).astype(object)
+            values: np.ndarray = getattr(features, comparison.exact_on)
             exact = max(_agreement_chance(values), _EPS)
             rest = shares[:top] / shares[:top].sum()
             shares = np.append(rest * (1 - exact), exact)

@@ -89,6 +89,15 @@ def build_residents(
     return residents, pd.Series(record_ids, index=records.index, name="resident_id")
 
 
+def record_keys(records: pd.DataFrame, key: bytes) -> pd.Series:
+    """A keyed, snapshot-stable pseudonym of each record (what a reviewer's decision is
+    attached to, so it still applies when the next snapshot renames files and rows)."""
+    identity = _identity(records.reset_index(drop=True))
+    keys = identity.map(lambda value: _resident_id(value, key)[1:])
+    keys.index = records.index
+    return keys.astype("string")
+
+
 def best_source_of(work: pd.DataFrame, column: str) -> pd.Series:
     """Per cluster, the source of the first non-null ``column`` in survivorship order."""
     return work["source"].where(work[column].notna()).groupby(work["cluster"], sort=True).first()

@@ -202,6 +202,69 @@ def demo(
         sys.exit(1)
 
 
+@main.group()
+def review() -> None:
+    """Clerical review: pairs the model was unsure about, and your decisions on them."""
+
+
+@review.command("list")
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def review_list(warehouse: str | None, limit: int) -> None:
+    """Show the pairs waiting for review, most likely matches first."""
+    from connectors.warehouse import Warehouse, default_url
+
+    store = Warehouse(warehouse or default_url())
+    store.create_tables()
+    pairs = store.query(
+        "SELECT q.left_file, q.left_row, q.right_file, q.right_row, q.match_probability, "
+        "q.explanation FROM review_queue q LEFT JOIN review_decision d "
+        "ON d.left_key = least(q.left_key, q.right_key) "
+        "AND d.right_key = greatest(q.left_key, q.right_key) "
+        f"WHERE d.decision IS NULL ORDER BY q.match_probability DESC LIMIT {limit}"
+    )
+    if pairs.empty:
+        click.echo("nothing to review")
+    for row in pairs.itertuples():
+        click.echo(
+            f"{row.left_file}:{row.left_row}  {row.right_file}:{row.right_row}  "
+            f"p={row.match_probability:.3f}  {row.explanation}"
+        )
+
+
+def _row_ref(value: str) -> tuple[str, int]:
+    file, sep, row = value.rpartition(":")
+    if not sep or not row.isdigit():
+        raise click.BadParameter(f"{value!r}: expected FILE:ROW, e.g. kpu_dpt_6309_20261101.csv:17")
+    return file, int(row)
+
+
+@review.command("decide")
+@click.argument("left")
+@click.argument("right")
+@click.argument("decision", type=click.Choice(["match", "no_match"]))
+@click.option("--by", "decided_by", default=lambda: os.environ.get("USER", "unknown"),
+              show_default="$USER", help="Who decided.")  # fmt: skip
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+def review_decide(
+    left: str, right: str, decision: str, decided_by: str, warehouse: str | None
+) -> None:
+    """Record that source rows LEFT and RIGHT (FILE:ROW) are or are not one person.
+
+    The decision is kept in the review_decision table and applied by every later run,
+    also to later snapshots of the same records.
+    """
+    from connectors.review import ReviewError, record_decision
+    from connectors.warehouse import Warehouse, default_url
+
+    store = Warehouse(warehouse or default_url())
+    try:
+        record_decision(store, _row_ref(left), _row_ref(right), decision, decided_by)
+    except ReviewError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"recorded: {left} and {right}: {decision} (applied from the next run)")
+
+
 @main.command()
 @click.option(
     "--truth", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,

@@ -249,3 +249,12 @@ def test_twins_stay_two_people_and_the_voter_joins_the_right_one(with_cases):
     hasan, husin, voter = (_cluster(with_cases, "twins", i) for i in range(3))
     assert hasan != husin
     assert voter == hasan
+
+
+def test_cannot_link_splits_at_the_weakest_link():
+    from matching.clustering import constrained_components
+
+    left, right, weight = np.array([0, 1, 3]), np.array([1, 2, 4]), np.array([10.0, 5.0, 9.0])
+    labels = constrained_components(5, left, right, weight, np.array([0]), np.array([2]))
+    assert labels[0] == labels[1] != labels[2]
+    assert labels[3] == labels[4] and len(set(labels.tolist())) == 3

@@ -1,14 +1,17 @@
 """Linkage of the three sources into residents, and publication of the warehouse tables."""
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
+from connectors.review import decisions_for, load_decisions
 from connectors.schema import Source, conform
 from connectors.tables import load_audit, quarantine, resident, resident_link, review_queue
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
 from matching.linkage import LinkResult, default_linker
-from matching.resident import build_residents
+from matching.resident import build_residents, record_keys
 from pipelines.assets import staging
 from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
 
@@ -35,7 +38,11 @@ def linked_residents(
     context.log.info(f"linking {len(records):,} records")
     if pseudonym_key.is_demo:
         context.log.warning("using the demo pseudonym key: pseudonyms and IDs are not protected")
-    result = default_linker().link(records)
+    keys = record_keys(records, pseudonym_key.bytes())
+    decisions = decisions_for(keys, load_decisions(store))
+    if len(decisions):
+        context.log.info(f"applying {len(decisions):,} review decisions")
+    result = default_linker().link(records, decisions)
     residents, record_ids = build_residents(records, result.clusters, pseudonym_key.bytes())
     links = pd.DataFrame(
         {
@@ -45,11 +52,12 @@ def linked_residents(
             "resident_id": record_ids.astype("string"),
             "link_method": result.clusters["link_method"].astype("string"),
             "link_score": result.clusters["link_score"],
+            "record_key": keys,
         }
     )
     store.replace_table(staging.links_table(kab), links)
     store.replace_table(staging.residents_table(kab), residents)
-    review = _review_rows(records, result)
+    review = _review_rows(records, keys, result)
     store.replace_table(staging.review_table(kab), review)
     methods = links["link_method"].value_counts().to_dict()
     context.log.info(f"{len(residents):,} residents from {len(records):,} records")
@@ -65,7 +73,7 @@ def linked_residents(
     )
 
 
-def _review_rows(records: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
+def _review_rows(records: pd.DataFrame, keys: pd.Series, result: LinkResult) -> pd.DataFrame:
     review_of = getattr(result, "review", None)
     columns = ["left", "right", "match_probability", "match_weight", "explanation"]
     pairs = review_of() if review_of else pd.DataFrame(columns=columns)
@@ -79,15 +87,18 @@ def _review_rows(records: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
             "right_source": right["source"].to_numpy(),
             "right_file": right["source_file"].to_numpy(),
             "right_row": right["source_row"].to_numpy(dtype="int64"),
+            "left_key": keys.iloc[pairs["left"].to_numpy()].to_numpy(),
+            "right_key": keys.iloc[pairs["right"].to_numpy()].to_numpy(),
             "match_probability": pairs["match_probability"].to_numpy(dtype=float),
             "match_weight": pairs["match_weight"].to_numpy(dtype=float),
             "explanation": pairs["explanation"].astype("string").to_numpy(),
         }
     ).astype({"left_source": "string", "left_file": "string", "right_source": "string",
-              "right_file": "string", "explanation": "string"})  # fmt: skip
+              "right_file": "string", "explanation": "string", "left_key": "string",
+              "right_key": "string"})  # fmt: skip
 
 
-def _engine_metadata(result: LinkResult) -> dict[str, object]:
+def _engine_metadata(result: LinkResult) -> dict[str, Any]:
     """Model parameters, blocking report and stage timings of the probabilistic engine."""
     model = getattr(result, "model", None)
     if model is None:

@@ -1,0 +1,92 @@
+"""Clerical review: decisions recorded with padu review are respected by every later run."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from connectors.synthetic import generate
+from connectors.warehouse import Warehouse
+from pipelines.cli import main, run_pipeline
+
+
+def _resident_of(url: str, file: str, row: int) -> str:
+    store = Warehouse(url)
+    try:
+        return store.scalar(
+            "SELECT resident_id FROM resident_link WHERE source_file = :f AND source_row = :r",
+            {"f": file, "r": row},
+        )
+    finally:
+        store.dispose()
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    base = tmp_path_factory.mktemp("review")
+    generate(region="6309", people=1500, seed=5, out=base / "landing")
+    url = f"duckdb:///{base / 'w.duckdb'}"
+    assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
+    return base, url
+
+
+def test_decisions_override_the_model_also_in_the_next_snapshot(region):
+    base, url = region
+    store = Warehouse(url)
+    links = store.query("SELECT source, source_file, source_row, resident_id FROM resident_link")
+    store.dispose()
+    # A registry row and the voter row linked to it; and two rows of different residents.
+    voters = links[links["source"] == "kpu"]
+    joined = voters.merge(links[links["source"] == "dukcapil"], on="resident_id").iloc[0]
+    kpu_ref = f"{joined['source_file_x']}:{joined['source_row_x']}"
+    duk_ref = f"{joined['source_file_y']}:{joined['source_row_y']}"
+    strangers = links[links["source"] == "bps"].merge(
+        links[links["source"] == "dukcapil"], how="cross"
+    )
+    strangers = strangers[strangers["resident_id_x"] != strangers["resident_id_y"]].iloc[0]
+    bps_ref = f"{strangers['source_file_x']}:{strangers['source_row_x']}"
+    other_ref = f"{strangers['source_file_y']}:{strangers['source_row_y']}"
+
+    runner = CliRunner()
+    for args in ([kpu_ref, duk_ref, "no_match"], [bps_ref, other_ref, "match"]):
+        result = runner.invoke(main, ["review", "decide", *args, "--warehouse", url, "--by", "t"])
+        assert result.exit_code == 0, result.output
+
+    def resident(ref: str, folder_date: str | None = None) -> str:
+        file, row = ref.rsplit(":", 1)
+        if folder_date:
+            file = file.replace("20261101", folder_date)
+        return _resident_of(url, file, int(row))
+
+    assert resident(kpu_ref) == resident(duk_ref)  # not applied until the next run
+    assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
+    assert resident(kpu_ref) != resident(duk_ref)
+    assert resident(bps_ref) == resident(other_ref)
+
+    # The next snapshot renames every file: the decisions still hold.
+    later = base / "later"
+    later.mkdir()
+    for path in (base / "landing").iterdir():
+        shutil.copy(path, later / path.name.replace("20261101", "20261201"))
+    assert run_pipeline(later, url, None, echo=lambda _: None)
+    assert resident(kpu_ref, "20261201") != resident(duk_ref, "20261201")
+    assert resident(bps_ref, "20261201") == resident(other_ref, "20261201")
+
+
+def test_unknown_row_is_a_clear_error(region):
+    _, url = region
+    result = CliRunner().invoke(
+        main, ["review", "decide", "nope.csv:1", "nope.csv:2", "match", "--warehouse", url]
+    )
+    assert result.exit_code != 0 and "nope.csv row 1 is not in resident_link" in result.output
+
+
+def test_review_list_shows_pairs_without_identifiers(region):
+    base, url = region
+    result = CliRunner().invoke(main, ["review", "list", "--warehouse", url, "--limit", "50"])
+    assert result.exit_code == 0
+    import re
+
+    assert not re.search(r"\d{16}", result.output)
