@@ -117,4 +117,18 @@ review_decision = sa.Table(
     comment="Clerical decisions; kept across runs and applied by every later run.",
 )
 
-PUBLISHED = (resident, resident_link, quarantine, load_audit, review_queue)
+resident_history = sa.Table(
+    "resident_history",
+    metadata,
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+    sa.Column("resident_id", sa.String, nullable=False, index=True),
+    sa.Column("event", sa.String, nullable=False, comment="new, merged, split or retired"),
+    sa.Column("related_id", sa.String, comment="merged into / split from this resident"),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    comment="Append-only: how residents changed from run to run.",
+)
+
+PUBLISHED = (resident, resident_link, quarantine, load_audit, review_queue, resident_history)
+#: Published tables a run adds to instead of replacing its region's rows.
+APPEND_ONLY = frozenset({"resident_history"})

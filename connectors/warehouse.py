@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from connectors.tables import PUBLISHED, metadata
+from connectors.tables import APPEND_ONLY, PUBLISHED, metadata
 
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -109,7 +109,8 @@ class Warehouse:
             return conn.execute(sa.text(sql), dict(params or {})).scalar()
 
     def publish(self, region: str, tables: Mapping[str, pd.DataFrame]) -> None:
-        """Replace ``region``'s rows of each published table, all in one transaction."""
+        """Replace ``region``'s rows of each published table (append to the append-only
+        ones), all in one transaction."""
         known = {t.name for t in PUBLISHED}
         unknown = set(tables) - known
         if unknown:
@@ -117,9 +118,10 @@ class Warehouse:
         with self.transaction() as conn:
             self.create_tables(conn)
             for name, frame in tables.items():
-                conn.execute(
-                    sa.text(f"DELETE FROM {name} WHERE region = :region"), {"region": region}
-                )
+                if name not in APPEND_ONLY:
+                    conn.execute(
+                        sa.text(f"DELETE FROM {name} WHERE region = :region"), {"region": region}
+                    )
                 self._insert(conn, name, frame)
 
     def _insert(self, conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:

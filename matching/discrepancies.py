@@ -13,8 +13,15 @@ Who a person is follows the authorities: birth date and alive from the resident 
 record, civil registry first), marital status and occupation from the civil-registry rows
 (the voter list's own marital status when the person is not registered).
 
+Findings are only as good as the linkage under them. Where linkage can merge two people
+(two registry rows sharing a NIK, a voter row whose mistyped NIK is someone else's), the
+voter-duplicate and double-registration rules check names and birth dates inside the resident
+rather than trusting the merge; a double registration that linkage leaves as a resident of
+its own cannot be seen here (it shows as an eligible person missing from the voter list).
+
 Everything is vectorised: residents are numbered once and per-resident facts are counted with
-``numpy.bincount``; text is built only for the rows that end up in a finding.
+``numpy.bincount``; text is built only for the rows that end up in a finding (about 3 s for
+1.27 million records).
 """
 
 from __future__ import annotations
@@ -467,18 +474,30 @@ def _nik_conflicts(f: _Facts) -> pd.DataFrame:
 
 
 def _multiple_niks(f: _Facts) -> pd.DataFrame:
-    """One resident, several distinct usable NIKs in the civil registry (a double
-    registration). NIKs that differ only on the voter list or in BPS are typing errors of
-    those sources and are not reported here."""
+    """One resident, several distinct usable NIKs in the civil registry for the same birth
+    date and sex (a double registration). NIKs that differ only on the voter list or in BPS
+    are typing errors of those sources, and registry rows of one resident with different
+    birth dates are two people that linkage merged: neither is reported here."""
     work = f.work
     has_nik = f.registry & work["nik"].notna().to_numpy()
-    pairs = pd.DataFrame({"code": f.code[has_nik], "nik": work["nik"].to_numpy()[has_nik]})
-    distinct = pairs.drop_duplicates().groupby("code").size()
+    rows = pd.DataFrame(
+        {
+            "code": f.code[has_nik],
+            "birth": work["birth_date"].to_numpy()[has_nik],
+            "sex": work["sex"].astype("string").to_numpy()[has_nik],
+            "nik": work["nik"].to_numpy()[has_nik],
+        }
+    )
+    per_person = rows.drop_duplicates().groupby(["code", "birth", "sex"], dropna=False).size()
+    distinct = per_person.groupby(level="code").max()
     distinct = distinct.reindex(range(f.n), fill_value=0).to_numpy()
     flagged = distinct >= 2
 
     def details(codes: np.ndarray) -> list[str]:
-        return [f"{k} distinct NIKs in the civil registry" for k in distinct[codes]]
+        return [
+            f"{k} distinct NIKs in the civil registry for one birth date and sex"
+            for k in distinct[codes]
+        ]
 
     return _findings("multiple_niks", f, flagged, f.registry, details)
 

@@ -93,7 +93,9 @@ def record_keys(records: pd.DataFrame, key: bytes) -> pd.Series:
     """A keyed, snapshot-stable pseudonym of each record (what a reviewer's decision is
     attached to, so it still applies when the next snapshot renames files and rows)."""
     identity = _identity(records.reset_index(drop=True))
-    keys = identity.map(lambda value: _resident_id(value, key)[1:])
+    # Rows with the same identity (a voter listed twice) are told apart by their order.
+    occurrence = identity.groupby(identity).cumcount().astype("string")
+    keys = (identity + "#" + occurrence).map(lambda value: _resident_id(value, key)[1:])
     keys.index = records.index
     return keys.astype("string")
 

@@ -18,7 +18,7 @@ def test_asset_graph():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     sources = {f"{s}_{stage}" for s in ("dukcapil", "kpu", "bps") for stage in ("raw", "records")}
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
-                              "load_audit"}  # fmt: skip
+                              "load_audit", "review_queue", "resident_history"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
     checks = {c.name for c in graph.asset_check_keys}

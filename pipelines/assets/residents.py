@@ -7,9 +7,17 @@ import pandas as pd
 
 from connectors.review import decisions_for, load_decisions
 from connectors.schema import Source, conform
-from connectors.tables import load_audit, quarantine, resident, resident_link, review_queue
+from connectors.tables import (
+    load_audit,
+    quarantine,
+    resident,
+    resident_history,
+    resident_link,
+    review_queue,
+)
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
+from matching.identity import carry_ids
 from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents, record_keys
 from pipelines.assets import staging
@@ -43,7 +51,14 @@ def linked_residents(
     if len(decisions):
         context.log.info(f"applying {len(decisions):,} review decisions")
     result = default_linker().link(records, decisions)
-    residents, record_ids = build_residents(records, result.clusters, pseudonym_key.bytes())
+    residents, proposed = build_residents(records, result.clusters, pseudonym_key.bytes())
+    previous = _previous_links(store, kab.kemendagri_code)
+    record_ids, history = carry_ids(
+        pd.DataFrame({"record_key": keys, "resident_id": proposed}), previous
+    )
+    residents["resident_id"] = residents["resident_id"].map(
+        dict(zip(proposed, record_ids, strict=True))
+    )
     links = pd.DataFrame(
         {
             "source": records["source"],
@@ -59,6 +74,7 @@ def linked_residents(
     store.replace_table(staging.residents_table(kab), residents)
     review = _review_rows(records, keys, result)
     store.replace_table(staging.review_table(kab), review)
+    store.replace_table(staging.history_table(kab), history.astype("string"))
     methods = links["link_method"].value_counts().to_dict()
     context.log.info(f"{len(residents):,} residents from {len(records):,} records")
     return dg.MaterializeResult(
@@ -68,8 +84,18 @@ def linked_residents(
             "pairs_compared": result.pairs_compared,
             "link_methods": {str(k): int(v) for k, v in methods.items()},
             "review_pairs": len(review),
+            "resident_events": {str(k): int(v) for k, v in history["event"].value_counts().items()},
             **_engine_metadata(result),
         }
+    )
+
+
+def _previous_links(store: Warehouse, region: str) -> pd.DataFrame:
+    """record_key -> resident_id as last published for the region (empty on a first run)."""
+    store.create_tables()
+    return store.query(
+        "SELECT record_key, resident_id FROM resident_link "
+        f"WHERE region = '{region}' AND record_key IS NOT NULL"
     )
 
 
@@ -173,6 +199,12 @@ def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.D
             kinds={"duckdb"},
         ),
         dg.AssetSpec(
+            "resident_history",
+            deps=[linked_residents],
+            description="Append-only: residents new, merged, split or retired in each run.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
             "load_audit",
             deps=[linked_residents],
             description="Per file: checksum and row accounting.",
@@ -191,6 +223,8 @@ def published_tables(
     links = store.read_table(staging.links_table(kab))
     residents = store.read_table(staging.residents_table(kab))
     review = store.read_table(staging.review_table(kab))
+    history = store.read_table(staging.history_table(kab))
+    history["recorded_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     audit = _load_audit(store, kab, links, run_id)
     bad = unreconciled(audit)
     if len(bad):
@@ -223,6 +257,7 @@ def published_tables(
         quarantine.name: _with_run(quarantine_rows, region, run_id, quarantine),
         load_audit.name: audit[[c.name for c in load_audit.columns]],
         review_queue.name: _with_run(review, region, run_id, review_queue),
+        resident_history.name: _with_run(history, region, run_id, resident_history),
     }
     store.publish(region, tables)
     context.log.info(
@@ -233,6 +268,7 @@ def published_tables(
     yield dg.MaterializeResult(asset_key="resident_link", metadata={"rows": len(links)})
     yield dg.MaterializeResult(asset_key="quarantine", metadata={"rows": len(quarantine_rows)})
     yield dg.MaterializeResult(asset_key="review_queue", metadata={"rows": len(review)})
+    yield dg.MaterializeResult(asset_key="resident_history", metadata={"events": len(history)})
     yield dg.MaterializeResult(
         asset_key="load_audit",
         metadata={"files": len(audit), "rows_read": int(audit["rows_read"].sum())},

@@ -28,3 +28,7 @@ def residents_table(kab: Kabupaten) -> str:
 
 def review_table(kab: Kabupaten) -> str:
     return f"stg_review_{kab.compact_code}"
+
+
+def history_table(kab: Kabupaten) -> str:
+    return f"stg_history_{kab.compact_code}"
