@@ -27,18 +27,26 @@ def _series(values: np.ndarray) -> pd.Series:
 
 
 def _join(*parts: pd.Series) -> pd.Series:
-    """Concatenate key parts; null if any part is null."""
-    out = parts[0].astype("string")
-    for part in parts[1:]:
-        out = out + "|" + part.astype("string")
-    return out
+    """One integer key from several parts (null if any part is null).
+
+    Each part is factorised and the codes are combined arithmetically, which is an order of
+    magnitude faster than joining strings over millions of records.
+    """
+    combined = np.zeros(len(parts[0]), dtype=np.int64)
+    missing = np.zeros(len(parts[0]), dtype=bool)
+    for part in parts:
+        codes, uniques = pd.factorize(part, use_na_sentinel=True)
+        missing |= codes < 0
+        combined = combined * (len(uniques) + 1) + codes
+    return pd.Series(combined, index=parts[0].index).where(~missing).astype("Int64")
 
 
 def _first_phonetic(f: Features) -> pd.Series:
     from matching.phonetic import word_key
 
-    first = _series(f.first_word)
-    return first.map(lambda w: word_key(w) if isinstance(w, str) else None)
+    codes, uniques = pd.factorize(_series(f.first_word), use_na_sentinel=True)
+    keyed = np.array([word_key(w) for w in uniques] + [None], dtype=object)
+    return pd.Series(keyed[codes], dtype=object)
 
 
 def _nik_region_serial(f: Features) -> list[pd.Series]:
@@ -53,11 +61,11 @@ def _birth_date_sex_word(f: Features) -> list[pd.Series]:
     300,000 people; sharing any one word's sound as well removes nearly all of them while
     keeping the same person whose other words were misspelt, dropped or reordered.
     """
-    birth = pd.Series(f.birth).astype("string")
+    birth = pd.Series(f.birth)
     # Records of unknown sex still block with each other on the date alone.
     date_sex = _join(birth, _series(f.sex).fillna("?"))
     words = _series(f.phonetic).str.split().explode().dropna()
-    return [_join(date_sex.reindex(words.index), words.astype("string"))]
+    return [_join(date_sex.reindex(words.index), words)]
 
 
 def _phonetic_year(f: Features) -> list[pd.Series]:
@@ -85,7 +93,7 @@ def _name_kecamatan(f: Features) -> list[pd.Series]:
 
 
 def _nik(f: Features) -> list[pd.Series]:
-    return [_series(f.nik).astype("string")]
+    return [_series(f.nik)]
 
 
 @dataclass(frozen=True)
