@@ -1,0 +1,277 @@
+"""Runs suites with Great Expectations 1.x and returns plain results.
+
+One ephemeral context per call: a pandas data source, one dataframe asset per suite with a
+whole-dataframe batch definition, a ``ValidationDefinition`` and a ``Checkpoint`` whose
+``UpdateDataDocsAction`` writes the Data Docs into the folder the caller names.
+
+Personal data: results are requested as SUMMARY with ``partial_unexpected_count: 0`` at the
+checkpoint (GX ignores ``result_format`` on single expectations), so only counts and
+percentages come back; and the frames validated hold no identifiers anyway (see
+``expectations.suites``). Great Expectations is imported inside ``run_suites``: the import
+alone takes several seconds.
+
+For a Dagster ``@asset_check``: ``result = run_suite(spec, docs_dir=...)``, then
+``AssetCheckResult(passed=result.passed, metadata=result.metadata())``, with severity WARN
+when ``result.passed`` but ``result.warnings`` is not empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expectations.suites import Rule, Severity, SuiteSpec
+
+DOCS_SITE = "padu_quality"
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+_LONG_DIGITS = re.compile(r"\d{6,}")
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The result of one expectation: counts and percentages only."""
+
+    rule: str
+    expectation_type: str  # e.g. expect_column_values_to_be_in_set
+    column: str | None
+    severity: str  # "blocking" or "warning"
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None  # of the non-null values
+    description: str
+    error: str | None = None  # the exception, if the expectation raised (digits masked)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """One suite: ``passed`` when every blocking expectation succeeded."""
+
+    name: str
+    passed: bool
+    warnings: tuple[str, ...]  # rules of warning severity that failed
+    failed_blocking: tuple[str, ...]  # rules of blocking severity that failed
+    results: tuple[ExpectationOutcome, ...]
+    rows: int
+    seconds: float
+    data_docs_index: Path | None
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. kecamatan judged for coverage
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``warning`` (only warnings failed) or ``failed``."""
+        if not self.passed:
+            return "failed"
+        return "warning" if self.warnings else "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["data_docs_index"] = str(self.data_docs_index) if self.data_docs_index else None
+        out["status"] = self.status
+        return out
+
+    def metadata(self) -> dict[str, Any]:
+        """Flat values for Dagster metadata: status, counts, and per rule its unexpected %."""
+        meta: dict[str, Any] = {
+            "suite": self.name,
+            "status": self.status,
+            "rows": self.rows,
+            "failed_blocking": ", ".join(self.failed_blocking) or "none",
+            "warnings": ", ".join(self.warnings) or "none",
+            "seconds": round(self.seconds, 2),
+            **{f"note:{k}": v for k, v in self.notes.items()},
+        }
+        for r in self.results:
+            value = r.unexpected_percent if r.unexpected_percent is not None else float("nan")
+            meta[f"{r.severity}:{r.rule} unexpected %"] = round(value, 4)
+        if self.data_docs_index is not None:
+            meta["data_docs"] = str(self.data_docs_index)
+        return meta
+
+
+def run_suite(
+    spec: SuiteSpec, *, docs_dir: Path | str | None = None, run_name: str | None = None
+) -> SuiteResult:
+    """Validate one suite; see ``run_suites``."""
+    return run_suites([spec], docs_dir=docs_dir, run_name=run_name)[0]
+
+
+def run_suites(
+    specs: Iterable[SuiteSpec],
+    *,
+    docs_dir: Path | str | None = None,
+    run_name: str | None = None,
+) -> list[SuiteResult]:
+    """Validate each suite's frame against its rules, in one ephemeral GX context.
+
+    ``docs_dir``: folder for the Data Docs site (created; its ``index.html`` is returned in
+    each result). Without it no Data Docs are written. The site accumulates the pages of
+    earlier runs in the same folder, each under its ``run_name`` (e.g. the Dagster run ID).
+    """
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    specs = list(specs)
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"suite names repeat: {sorted(names)}")
+    docs = Path(docs_dir).resolve() if docs_dir is not None else None
+    sites: dict[str, Any] = {}
+    if docs is not None:
+        docs.mkdir(parents=True, exist_ok=True)
+        sites[DOCS_SITE] = {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        data_docs_sites=sites,
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    source = context.data_sources.add_pandas("padu")
+    actions: list[Any] = []
+    if docs is not None:
+        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE]))
+
+    results = []
+    for spec in specs:
+        started = time.perf_counter()
+        suite = context.suites.add(gx.ExpectationSuite(name=spec.name))
+        for rule in spec.rules:
+            suite.add_expectation(_expectation(gx, rule))
+        batch = source.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("whole")
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=spec.name, data=batch, suite=suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=spec.name,
+                validation_definitions=[validation],
+                actions=actions,
+                result_format=RESULT_FORMAT,
+            )
+        )
+        with _quiet():
+            run = checkpoint.run(
+                batch_parameters={"dataframe": spec.data},
+                run_id=RunIdentifier(run_name=run_name) if run_name else None,
+            )
+        (validation_result,) = run.run_results.values()
+        outcomes = _outcomes(spec.rules, validation_result.results)
+        results.append(_suite_result(spec, outcomes, time.perf_counter() - started, docs))
+    return results
+
+
+def _expectation(gx: Any, rule: Rule) -> Any:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    cls = getattr(gx.expectations, rule.expectation)
+    severity = (
+        FailureSeverity.CRITICAL if rule.severity == Severity.BLOCKING else FailureSeverity.WARNING
+    )
+    return cls(
+        **dict(rule.kwargs),
+        description=f"[{rule.severity.value}] {rule.description}",
+        severity=severity,
+        meta={"padu_rule": rule.name, "padu_severity": rule.severity.value},
+    )
+
+
+def _outcomes(rules: tuple[Rule, ...], gx_results: Iterable[Any]) -> list[ExpectationOutcome]:
+    by_rule = {}
+    for result in gx_results:
+        config = result.expectation_config
+        by_rule[(config.meta or {}).get("padu_rule")] = (config.type, result)
+    outcomes = []
+    for rule in rules:
+        expectation_type, result = by_rule[rule.name]
+        summary = result.result or {}
+        error = _error(result.exception_info)
+        outcomes.append(
+            ExpectationOutcome(
+                rule=rule.name,
+                expectation_type=str(expectation_type),
+                column=rule.column,
+                severity=rule.severity.value,
+                success=bool(result.success),
+                element_count=_int(summary.get("element_count")),
+                unexpected_count=_int(summary.get("unexpected_count")),
+                unexpected_percent=_float(summary.get("unexpected_percent")),
+                description=rule.description,
+                error=error,
+            )
+        )
+    return outcomes
+
+
+def _error(info: Any) -> str | None:
+    """The message of an exception raised while validating, long digit runs masked. GX gives
+    either one ``{raised_exception, exception_message, ...}`` or one per metric."""
+    if not isinstance(info, dict):
+        return None
+    found = (
+        [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    )
+    messages = [str(i.get("exception_message")) for i in found if i.get("raised_exception")]
+    if not messages:
+        return None
+    return _LONG_DIGITS.sub("#", "; ".join(dict.fromkeys(messages)))[:300]
+
+
+def _suite_result(
+    spec: SuiteSpec, outcomes: list[ExpectationOutcome], seconds: float, docs: Path | None
+) -> SuiteResult:
+    failed = [o for o in outcomes if not o.success]
+    blocking = tuple(o.rule for o in failed if o.severity == Severity.BLOCKING.value)
+    warnings = tuple(o.rule for o in failed if o.severity == Severity.WARNING.value)
+    return SuiteResult(
+        name=spec.name,
+        passed=not blocking,
+        warnings=warnings,
+        failed_blocking=blocking,
+        results=tuple(outcomes),
+        rows=len(spec.data),
+        seconds=seconds,
+        data_docs_index=docs / "index.html" if docs is not None else None,
+        notes=dict(spec.notes),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+class _quiet:
+    """Silence GX's info logging during a run (it can name files and batches at length)."""
+
+    def __enter__(self) -> None:
+        self._logger = logging.getLogger("great_expectations")
+        self._level = self._logger.level
+        self._logger.setLevel(max(self._level, logging.WARNING))
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)
