@@ -129,6 +129,21 @@ resident_history = sa.Table(
     comment="Append-only: how residents changed from run to run.",
 )
 
-PUBLISHED = (resident, resident_link, quarantine, load_audit, review_queue, resident_history)
+discrepancy = sa.Table(
+    "discrepancy",
+    metadata,
+    sa.Column("kind", sa.String, nullable=False, comment="voter_deceased, nik_conflict, ..."),
+    sa.Column("resident_id", sa.String, nullable=False, index=True),
+    sa.Column("source_rows", sa.String, comment="file:row;file:row of the rows involved"),
+    sa.Column("details", sa.String, comment="what was found, without raw identifiers"),
+    sa.Column("reference_date", sa.Date, nullable=False),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+    comment="The auditor's list: one row per finding.",
+)
+
+PUBLISHED = (
+    resident, resident_link, quarantine, load_audit, review_queue, resident_history, discrepancy,
+)  # fmt: skip
 #: Published tables a run adds to instead of replacing its region's rows.
 APPEND_ONLY = frozenset({"resident_history"})

@@ -14,7 +14,7 @@ from typing import Protocol
 import pandas as pd
 
 SOURCE_PRIORITY = {"dukcapil": 0, "kpu": 1, "bps": 2}
-LINK_METHODS = ("nik", "probabilistic", "unlinked")
+LINK_METHODS = ("nik", "probabilistic", "review_decision", "unlinked")
 
 
 @dataclass

@@ -12,7 +12,8 @@ import dagster as dg
 from pipelines.assets.residents import linked_residents, published_tables
 from pipelines.assets.sources import SOURCE_ASSETS
 from pipelines.checks import row_accounting
-from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
+from pipelines.quality import QUALITY_CHECKS
+from pipelines.resources import AuditSettings, LandingFolder, PseudonymKey, WarehouseResource
 
 
 def build_resources(
@@ -35,11 +36,27 @@ def build_resources(
         if os.environ.get("PADU_PSEUDONYM_KEY")
         else PseudonymKey()
     )
-    return {"landing": landing_resource, "warehouse": warehouse, "pseudonym_key": key}
+    audit = AuditSettings(
+        **{
+            k: v
+            for k, v in {
+                "reference_date": os.environ.get("PADU_REFERENCE_DATE"),
+                "docs_dir": os.environ.get("PADU_QUALITY_DOCS"),
+                "quality_settings": os.environ.get("PADU_QUALITY_SETTINGS"),
+            }.items()
+            if v
+        }
+    )
+    return {
+        "landing": landing_resource,
+        "warehouse": warehouse,
+        "pseudonym_key": key,
+        "audit": audit,
+    }
 
 
 ALL_ASSETS = [*SOURCE_ASSETS, linked_residents, published_tables]
-ALL_CHECKS = [row_accounting]
+ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
 
 # One process runs the steps: an embedded DuckDB file admits one writing process at a time,
 # and the steps of one region depend on each other almost in a line anyway.

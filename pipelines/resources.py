@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -81,3 +82,29 @@ class PseudonymKey(dg.ConfigurableResource):
 
     def bytes(self) -> bytes:
         return self.key.encode()
+
+
+class AuditSettings(dg.ConfigurableResource):
+    """What the auditors' checks and lists are judged against.
+
+    ``reference_date`` (YYYY-MM-DD, e.g. election day) decides voter eligibility; by default
+    the newest snapshot date of the run. ``quality_settings`` is a YAML file overriding the
+    data-quality bounds (expectations/settings.py). Data Docs are written to ``docs_dir``.
+    """
+
+    reference_date: str | None = None
+    docs_dir: str = str(Path("data") / "quality" / "docs")
+    quality_settings: str | None = None
+
+    def reference(self, snapshot: date) -> date:
+        if not self.reference_date:
+            return snapshot
+        try:
+            return date.fromisoformat(self.reference_date)
+        except ValueError:
+            raise dg.Failure(f"reference_date {self.reference_date!r} is not YYYY-MM-DD") from None
+
+    def quality(self):  # type: ignore[no-untyped-def]
+        from expectations.settings import load_settings
+
+        return load_settings(self.quality_settings)

@@ -18,11 +18,17 @@ def test_asset_graph():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     sources = {f"{s}_{stage}" for s in ("dukcapil", "kpu", "bps") for stage in ("raw", "records")}
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
-                              "load_audit", "review_queue", "resident_history"}  # fmt: skip
+                              "load_audit", "review_queue", "resident_history",
+                              "discrepancy"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
-    checks = {c.name for c in graph.asset_check_keys}
-    assert "row_accounting" in checks
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert checks == {
+        ("resident_link", "row_accounting"),
+        ("dukcapil_records", "quality"), ("kpu_records", "quality"), ("bps_records", "quality"),
+        ("linked_residents", "resident_quality"), ("linked_residents", "link_quality"),
+        ("linked_residents", "source_coverage"),
+    }  # fmt: skip
 
 
 def test_workspace_file_validates():

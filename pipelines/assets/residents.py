@@ -8,6 +8,7 @@ import pandas as pd
 from connectors.review import decisions_for, load_decisions
 from connectors.schema import Source, conform
 from connectors.tables import (
+    discrepancy,
     load_audit,
     quarantine,
     resident,
@@ -17,11 +18,12 @@ from connectors.tables import (
 )
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
+from matching.discrepancies import find_discrepancies
 from matching.identity import carry_ids
 from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents, record_keys
 from pipelines.assets import staging
-from pipelines.resources import LandingFolder, PseudonymKey, WarehouseResource
+from pipelines.resources import AuditSettings, LandingFolder, PseudonymKey, WarehouseResource
 
 GROUP = "residents"
 
@@ -38,6 +40,7 @@ def linked_residents(
     landing: LandingFolder,
     warehouse: WarehouseResource,
     pseudonym_key: PseudonymKey,
+    audit: AuditSettings,
 ) -> dg.MaterializeResult:
     kab = landing.kab()
     store = warehouse.open()
@@ -75,6 +78,10 @@ def linked_residents(
     review = _review_rows(records, keys, result)
     store.replace_table(staging.review_table(kab), review)
     store.replace_table(staging.history_table(kab), history.astype("string"))
+    reference = audit.reference(pd.Timestamp(records["snapshot_date"].max()).date())
+    findings = find_discrepancies(records, links, residents, reference_date=reference)
+    findings = findings.astype("string").assign(reference_date=pd.Timestamp(reference))
+    store.replace_table(staging.discrepancy_table(kab), findings)
     methods = links["link_method"].value_counts().to_dict()
     context.log.info(f"{len(residents):,} residents from {len(records):,} records")
     return dg.MaterializeResult(
@@ -84,6 +91,7 @@ def linked_residents(
             "pairs_compared": result.pairs_compared,
             "link_methods": {str(k): int(v) for k, v in methods.items()},
             "review_pairs": len(review),
+            "discrepancies": {str(k): int(v) for k, v in findings["kind"].value_counts().items()},
             "resident_events": {str(k): int(v) for k, v in history["event"].value_counts().items()},
             **_engine_metadata(result),
         }
@@ -205,6 +213,13 @@ def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.D
             kinds={"duckdb"},
         ),
         dg.AssetSpec(
+            "discrepancy",
+            deps=[linked_residents],
+            description="The auditor's list: ghost and missing voters, NIK conflicts, ... one "
+            "row per finding, with the source rows involved.",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
             "load_audit",
             deps=[linked_residents],
             description="Per file: checksum and row accounting.",
@@ -225,6 +240,7 @@ def published_tables(
     review = store.read_table(staging.review_table(kab))
     history = store.read_table(staging.history_table(kab))
     history["recorded_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    findings = store.read_table(staging.discrepancy_table(kab))
     audit = _load_audit(store, kab, links, run_id)
     bad = unreconciled(audit)
     if len(bad):
@@ -258,6 +274,7 @@ def published_tables(
         load_audit.name: audit[[c.name for c in load_audit.columns]],
         review_queue.name: _with_run(review, region, run_id, review_queue),
         resident_history.name: _with_run(history, region, run_id, resident_history),
+        discrepancy.name: _with_run(findings, region, run_id, discrepancy),
     }
     store.publish(region, tables)
     context.log.info(
@@ -269,6 +286,7 @@ def published_tables(
     yield dg.MaterializeResult(asset_key="quarantine", metadata={"rows": len(quarantine_rows)})
     yield dg.MaterializeResult(asset_key="review_queue", metadata={"rows": len(review)})
     yield dg.MaterializeResult(asset_key="resident_history", metadata={"events": len(history)})
+    yield dg.MaterializeResult(asset_key="discrepancy", metadata={"findings": len(findings)})
     yield dg.MaterializeResult(
         asset_key="load_audit",
         metadata={"files": len(audit), "rows_read": int(audit["rows_read"].sum())},

@@ -32,3 +32,7 @@ def review_table(kab: Kabupaten) -> str:
 
 def history_table(kab: Kabupaten) -> str:
     return f"stg_history_{kab.compact_code}"
+
+
+def discrepancy_table(kab: Kabupaten) -> str:
+    return f"stg_discrepancy_{kab.compact_code}"

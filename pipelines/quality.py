@@ -1,0 +1,132 @@
+"""Data-quality suites (expectations/) surfaced as Dagster asset checks.
+
+Each check runs one Great Expectations suite through padu's runner and reports the key
+figures as check metadata; Data Docs are rebuilt in the audit settings' ``docs_dir``.
+Checks on the standardised records and on the linked residents are blocking: bad data
+stops there, before anything is published. Coverage between sources is a warning.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from connectors.schema import Source, conform
+from pipelines.assets import staging
+from pipelines.resources import AuditSettings, LandingFolder, WarehouseResource
+
+
+def _result(spec, audit: AuditSettings, context) -> dg.AssetCheckResult:  # type: ignore[no-untyped-def]
+    from expectations.runner import run_suite
+
+    result = run_suite(spec, docs_dir=audit.docs_dir, run_name=context.run.run_id)
+    return dg.AssetCheckResult(
+        passed=result.status == "passed",
+        severity=dg.AssetCheckSeverity.ERROR
+        if result.status == "failed"
+        else dg.AssetCheckSeverity.WARN,
+        metadata=result.metadata(),
+    )
+
+
+def _records_check(source: Source) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=f"{source.value}_records",
+        name="quality",
+        blocking=True,
+        description=f"Great Expectations suite on the standardised {source.value} records: "
+        "NIK structure, region codes, plausible dates, code lists.",
+    )
+    def check(
+        context: dg.AssetCheckExecutionContext,
+        landing: LandingFolder,
+        warehouse: WarehouseResource,
+        audit: AuditSettings,
+    ) -> dg.AssetCheckResult:
+        from expectations.suites import records_suite
+
+        records = conform(warehouse.open().read_table(staging.records_table(source, landing.kab())))
+        return _result(records_suite(records, source, audit.quality()), audit, context)
+
+    return check
+
+
+def _staged(landing: LandingFolder, warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
+    store = warehouse.open()
+    kab = landing.kab()
+    return (
+        store.read_table(staging.residents_table(kab)),
+        store.read_table(staging.links_table(kab)),
+    )
+
+
+@dg.asset_check(
+    asset="linked_residents",
+    name="resident_quality",
+    blocking=True,
+    description="Suite on the residents before they are published: resident_id unique and "
+    "linked, known region codes, plausible birth dates.",
+)
+def resident_quality(
+    context: dg.AssetCheckExecutionContext,
+    landing: LandingFolder,
+    warehouse: WarehouseResource,
+    audit: AuditSettings,
+) -> dg.AssetCheckResult:
+    from expectations.suites import resident_suite
+
+    residents, links = _staged(landing, warehouse)
+    spec = resident_suite(residents, links["resident_id"], audit.quality())
+    return _result(spec, audit, context)
+
+
+@dg.asset_check(
+    asset="linked_residents",
+    name="link_quality",
+    blocking=True,
+    description="Suite on the links before they are published: every link points at a "
+    "resident, one link per source row, known link methods.",
+)
+def link_quality(
+    context: dg.AssetCheckExecutionContext,
+    landing: LandingFolder,
+    warehouse: WarehouseResource,
+    audit: AuditSettings,
+) -> dg.AssetCheckResult:
+    from expectations.suites import resident_link_suite
+
+    residents, links = _staged(landing, warehouse)
+    spec = resident_link_suite(links, residents["resident_id"], audit.quality())
+    return _result(spec, audit, context)
+
+
+@dg.asset_check(
+    asset="linked_residents",
+    name="source_coverage",
+    description="Voters per living registry adult and BPS persons per registry person, per "
+    "kecamatan, within configurable bounds (a warning).",
+)
+def source_coverage(
+    context: dg.AssetCheckExecutionContext,
+    landing: LandingFolder,
+    warehouse: WarehouseResource,
+    audit: AuditSettings,
+) -> dg.AssetCheckResult:
+    from expectations.suites import coverage_suite
+
+    store = warehouse.open()
+    kab = landing.kab()
+    records = pd.concat(
+        [conform(store.read_table(staging.records_table(s, kab))) for s in Source],
+        ignore_index=True,
+    )
+    result = _result(coverage_suite(records, audit.quality()), audit, context)
+    return dg.AssetCheckResult(
+        passed=result.passed, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata
+    )
+
+
+QUALITY_CHECKS = [
+    *(_records_check(source) for source in Source),
+    resident_quality,
+    link_quality,
+    source_coverage,
+]
