@@ -64,24 +64,32 @@ def _birth_date_sex_word(f: Features) -> list[pd.Series]:
     birth = pd.Series(f.birth)
     # Records of unknown sex still block with each other on the date alone.
     date_sex = _join(birth, _series(f.sex).fillna("?"))
-    words = _series(f.phonetic).str.split().explode().dropna()
+    words = _words(f)
     return [_join(date_sex.reindex(words.index), words)]
 
 
-def _phonetic_year(f: Features) -> list[pd.Series]:
-    phonetic = _series(f.phonetic)
-    year = pd.Series(f.year)
-    known = pd.Series(f.year_known)
-    exact = _join(phonetic, year.astype("Int64"))
-    # A reported age gives the birth year up to one: also key on the year before.
-    before = _join(phonetic, (year - 1).astype("Int64")).where(~known)
+def _words(f: Features) -> pd.Series:
+    """The sound of each name word, one entry per word (index: the record)."""
+    return _series(f.phonetic).str.split().explode().dropna()
+
+
+def _word_year(f: Features) -> list[pd.Series]:
+    """One name word's sound and the birth year: survives typos in the other words and in
+    the day or month. A reported age gives the year up to one, so also the year before."""
+    words = _words(f)
+    year = pd.Series(f.year).reindex(words.index)
+    known = pd.Series(f.year_known).reindex(words.index)
+    exact = _join(words, year.astype("Int64"))
+    before = _join(words, (year - 1).astype("Int64")).where(~known)
     return [exact, before]
 
 
-def _phonetic_month_day(f: Features) -> list[pd.Series]:
-    month = pd.Series(f.month).astype("Int64")
-    day = pd.Series(f.day).astype("Int64")
-    return [_join(_series(f.phonetic), month, day)]
+def _word_month_day(f: Features) -> list[pd.Series]:
+    """One name word's sound, the day and the month: survives a wrong birth year."""
+    words = _words(f)
+    month = pd.Series(f.month).astype("Int64").reindex(words.index)
+    day = pd.Series(f.day).astype("Int64").reindex(words.index)
+    return [_join(words, month, day)]
 
 
 def _family_card(f: Features) -> list[pd.Series]:
@@ -101,6 +109,9 @@ class BlockingRule:
     name: str
     keys: Callable[[Features], list[pd.Series]]
     description: str
+    #: Largest block this rule compares in full; rules keyed on a single name word meet
+    #: common words (MUHAMMAD, SITI) and get a tighter cap.
+    max_block: int | None = None
 
 
 RULES: tuple[BlockingRule, ...] = (
@@ -115,8 +126,15 @@ RULES: tuple[BlockingRule, ...] = (
         _birth_date_sex_word,
         "same birth date and sex, and one name word that sounds the same",
     ),
-    BlockingRule("phonetic_year", _phonetic_year, "same name sound and birth year"),
-    BlockingRule("phonetic_month_day", _phonetic_month_day, "same name sound, day and month"),
+    BlockingRule(
+        "word_year", _word_year, "one name word sounding the same, same birth year", max_block=60
+    ),  # fmt: skip
+    BlockingRule(
+        "word_month_day",
+        _word_month_day,
+        "one name word sounding the same, same day and month",
+        max_block=60,
+    ),  # fmt: skip
     BlockingRule("family_card", _family_card, "same family card and first-name sound"),
     BlockingRule("name_kecamatan", _name_kecamatan, "same folded name in the same kecamatan"),
 )
@@ -169,7 +187,8 @@ def candidate_pairs(
     reports = []
     for bit, rule in enumerate(rules):
         keys = pd.concat(rule.keys(features))
-        encoded, report = _pairs_for_keys(keys, max_block)
+        cap = min(max_block, rule.max_block) if rule.max_block else max_block
+        encoded, report = _pairs_for_keys(keys, cap)
         encoded = np.unique(encoded)
         report.rule = rule.name
         report.pairs = len(encoded)

@@ -163,10 +163,14 @@ class FellegiSunterLinker:
         clock.lap("u_and_prior")
         # EM sessions, each on the pairs of some blocking rules, training the fields those
         # rules did not block on.
-        by_name = _RULE_BIT["phonetic_year"] | _RULE_BIT["name_kecamatan"]
+        by_name = _RULE_BIT["word_year"] | _RULE_BIT["name_kecamatan"]
         sessions = [
             ((candidates.rules & _RULE_BIT["nik"]) > 0, {"nik", "nik_vs_record"}),
             ((candidates.rules & by_name) > 0, {"name"}),
+            (
+                (candidates.rules & _RULE_BIT["birth_date_sex_word"]) > 0,
+                {"birth_date", "sex", "nik_vs_record"},
+            ),
         ]
         m = train_m(levels, u, sessions)
         model = Model(m, u, prior)

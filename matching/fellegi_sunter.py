@@ -156,10 +156,14 @@ def train_m(
 
 
 def estimate_prior(levels: np.ndarray, n: int, recall: float = 0.9) -> float:
-    """Probability that two random records match, from pairs a strict rule accepts."""
+    """Probability that two random records match, from the pairs strict rules accept (same
+    NIK and a similar name, or the same name and birth date), divided by an assumed recall."""
     nik = levels[:, FIELD_INDEX["nik"]]
     name = levels[:, FIELD_INDEX["name"]]
-    sure = int(((nik == 2) & (name >= 3)).sum())
+    birth = levels[:, FIELD_INDEX["birth_date"]]
+    top_name = len(COMPARISONS[FIELD_INDEX["name"]].levels) - 1
+    top_birth = len(COMPARISONS[FIELD_INDEX["birth_date"]].levels) - 1
+    sure = int((((nik == 2) & (name >= 3)) | ((name == top_name) & (birth == top_birth))).sum())
     total = n * (n - 1) / 2
     return float(np.clip(sure / recall / total, 1e-12, 0.5)) if total else 0.5
 
