@@ -73,10 +73,23 @@ def _words(f: Features) -> pd.Series:
     return _series(f.phonetic).str.split().explode().dropna()
 
 
-def _word_year(f: Features) -> list[pd.Series]:
-    """One name word's sound and the birth year: survives typos in the other words and in
-    the day or month. A reported age gives the year up to one, so also the year before."""
+def _rare_words(f: Features, count: int = 2) -> pd.Series:
+    """The sounds of each name's ``count`` rarest words (index: the record).
+
+    Keying on every word would put every MUHAMMAD born in 1990 in one block; the rarest
+    words carry the evidence and keep blocks small.
+    """
     words = _words(f)
+    frequency = words.map(words.value_counts())
+    ranked = pd.DataFrame({"word": words, "frequency": frequency, "record": words.index})
+    ranked = ranked.sort_values(["record", "frequency", "word"], kind="stable")
+    return ranked.groupby("record").head(count).set_index("record")["word"]
+
+
+def _word_year(f: Features) -> list[pd.Series]:
+    """A rare name word's sound and the birth year: survives typos in the other words and
+    in the day or month. A reported age gives the year up to one, so also the year before."""
+    words = _rare_words(f)
     year = pd.Series(f.year).reindex(words.index)
     known = pd.Series(f.year_known).reindex(words.index)
     exact = _join(words, year.astype("Int64"))
@@ -85,8 +98,8 @@ def _word_year(f: Features) -> list[pd.Series]:
 
 
 def _word_month_day(f: Features) -> list[pd.Series]:
-    """One name word's sound, the day and the month: survives a wrong birth year."""
-    words = _words(f)
+    """A rare name word's sound, the day and the month: survives a wrong birth year."""
+    words = _rare_words(f)
     month = pd.Series(f.month).astype("Int64").reindex(words.index)
     day = pd.Series(f.day).astype("Int64").reindex(words.index)
     return [_join(words, month, day)]
