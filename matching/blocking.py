@@ -73,36 +73,22 @@ def _words(f: Features) -> pd.Series:
     return _series(f.phonetic).str.split().explode().dropna()
 
 
-def _rare_words(f: Features, count: int = 2) -> pd.Series:
-    """The sounds of each name's ``count`` rarest words (index: the record).
-
-    Keying on every word would put every MUHAMMAD born in 1990 in one block; the rarest
-    words carry the evidence and keep blocks small.
-    """
-    words = _words(f)
-    frequency = words.map(words.value_counts())
-    ranked = pd.DataFrame({"word": words, "frequency": frequency, "record": words.index})
-    ranked = ranked.sort_values(["record", "frequency", "word"], kind="stable")
-    return ranked.groupby("record").head(count).set_index("record")["word"]
-
-
-def _word_year(f: Features) -> list[pd.Series]:
-    """A rare name word's sound and the birth year: survives typos in the other words and
-    in the day or month. A reported age gives the year up to one, so also the year before."""
-    words = _rare_words(f)
-    year = pd.Series(f.year).reindex(words.index)
-    known = pd.Series(f.year_known).reindex(words.index)
-    exact = _join(words, year.astype("Int64"))
-    before = _join(words, (year - 1).astype("Int64")).where(~known)
+def _phonetic_year(f: Features) -> list[pd.Series]:
+    """Same name sound and birth year: survives a wrong day or month. A reported age gives
+    the year up to one, so also the year before."""
+    phonetic = _series(f.phonetic)
+    year = pd.Series(f.year)
+    known = pd.Series(f.year_known)
+    exact = _join(phonetic, year.astype("Int64"))
+    before = _join(phonetic, (year - 1).astype("Int64")).where(~known)
     return [exact, before]
 
 
-def _word_month_day(f: Features) -> list[pd.Series]:
-    """A rare name word's sound, the day and the month: survives a wrong birth year."""
-    words = _rare_words(f)
-    month = pd.Series(f.month).astype("Int64").reindex(words.index)
-    day = pd.Series(f.day).astype("Int64").reindex(words.index)
-    return [_join(words, month, day)]
+def _phonetic_month_day(f: Features) -> list[pd.Series]:
+    """Same name sound, day and month: survives a wrong birth year."""
+    month = pd.Series(f.month).astype("Int64")
+    day = pd.Series(f.day).astype("Int64")
+    return [_join(_series(f.phonetic), month, day)]
 
 
 def _family_card(f: Features) -> list[pd.Series]:
@@ -139,15 +125,8 @@ RULES: tuple[BlockingRule, ...] = (
         _birth_date_sex_word,
         "same birth date and sex, and one name word that sounds the same",
     ),
-    BlockingRule(
-        "word_year", _word_year, "one name word sounding the same, same birth year", max_block=60
-    ),  # fmt: skip
-    BlockingRule(
-        "word_month_day",
-        _word_month_day,
-        "one name word sounding the same, same day and month",
-        max_block=60,
-    ),  # fmt: skip
+    BlockingRule("phonetic_year", _phonetic_year, "same name sound and birth year"),
+    BlockingRule("phonetic_month_day", _phonetic_month_day, "same name sound, day and month"),
     BlockingRule("family_card", _family_card, "same family card and first-name sound"),
     BlockingRule("name_kecamatan", _name_kecamatan, "same folded name in the same kecamatan"),
 )

@@ -163,7 +163,7 @@ class FellegiSunterLinker:
         clock.lap("u_and_prior")
         # EM sessions, each on the pairs of some blocking rules, training the fields those
         # rules did not block on.
-        by_name = _RULE_BIT["word_year"] | _RULE_BIT["name_kecamatan"]
+        by_name = _RULE_BIT["phonetic_year"] | _RULE_BIT["name_kecamatan"]
         sessions = [
             ((candidates.rules & _RULE_BIT["nik"]) > 0, {"nik", "nik_vs_record"}),
             ((candidates.rules & by_name) > 0, {"name"}),
