@@ -7,7 +7,6 @@ stops there, before anything is published. Coverage between sources is a warning
 """
 
 import dagster as dg
-import pandas as pd
 
 from connectors.schema import Source, conform
 from pipelines.assets import staging
@@ -112,12 +111,7 @@ def source_coverage(
 ) -> dg.AssetCheckResult:
     from expectations.suites import coverage_suite
 
-    store = warehouse.open()
-    kab = landing.kab()
-    records = pd.concat(
-        [conform(store.read_table(staging.records_table(s, kab))) for s in Source],
-        ignore_index=True,
-    )
+    records = staging.read_records(warehouse.open(), landing.kab())
     result = _result(coverage_suite(records, audit.quality()), audit, context)
     return dg.AssetCheckResult(
         passed=result.passed, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata

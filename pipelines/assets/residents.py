@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.review import decisions_for, load_decisions
-from connectors.schema import Source, conform
+from connectors.schema import Source
 from connectors.tables import (
     discrepancy,
     load_audit,
@@ -44,8 +44,7 @@ def linked_residents(
 ) -> dg.MaterializeResult:
     kab = landing.kab()
     store = warehouse.open()
-    frames = [conform(store.read_table(staging.records_table(s, kab))) for s in Source]
-    records = pd.concat(frames, ignore_index=True)
+    records = staging.read_records(store, kab)
     context.log.info(f"linking {len(records):,} records")
     if pseudonym_key.is_demo:
         context.log.warning("using the demo pseudonym key: pseudonyms and IDs are not protected")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from connectors.reference.regions import Kabupaten
-from connectors.schema import Source
+from connectors.schema import Source, conform
+from connectors.warehouse import Warehouse
 
 
 def raw_table(source: Source, kab: Kabupaten) -> str:
@@ -36,3 +39,9 @@ def history_table(kab: Kabupaten) -> str:
 
 def discrepancy_table(kab: Kabupaten) -> str:
     return f"stg_discrepancy_{kab.compact_code}"
+
+
+def read_records(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
+    """The standardised records of every source of the run, concatenated."""
+    frames = [conform(store.read_table(records_table(s, kab))) for s in Source]
+    return pd.concat(frames, ignore_index=True)
