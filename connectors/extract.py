@@ -22,6 +22,8 @@ import pandas as pd
 
 from connectors.mapping import ColumnMapping, MappingError
 
+TEXT = "string[pyarrow]"
+
 #: Columns every raw frame carries besides the agency's fields.
 ROW_COLUMNS = ("source_row", "quarantine_reason", "raw_line")
 
@@ -190,7 +192,8 @@ def _split_rows(
             bad_reasons.append(reason)
             bad_raw.append(raw)
     names = list(positions)
-    kept = pd.DataFrame(good, columns=names, dtype="string")
+    # Arrow-backed strings: the per-column work that follows runs in Arrow, not in Python.
+    kept = pd.DataFrame(good, columns=names, dtype=TEXT)
     kept.insert(0, "source_row", pd.array(good_rows, dtype="int64"))
     kept.insert(1, "quarantine_reason", pd.Series(pd.NA, index=kept.index, dtype="string"))
     kept.insert(2, "raw_line", pd.Series(pd.NA, index=kept.index, dtype="string"))
@@ -202,7 +205,7 @@ def _split_rows(
         }
     )
     for name in names:
-        rejected[name] = pd.Series(pd.NA, index=rejected.index, dtype="string")
+        rejected[name] = pd.Series(pd.NA, index=rejected.index, dtype=TEXT)
     rows = pd.concat([kept, rejected], ignore_index=True) if len(rejected) else kept
     rows = rows.sort_values("source_row", kind="stable").reset_index(drop=True)
     issues = [] if len(rows) else ["header only: no data rows"]

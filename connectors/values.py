@@ -15,7 +15,7 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
 def _blank_to_na(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip()
+    text = values.astype("string[pyarrow]").str.strip()
     return text.mask(text == "")
 
 
@@ -79,7 +79,8 @@ def map_codes(values: pd.Series, codes: dict[str, str]) -> tuple[pd.Series, pd.S
     """
     text = _blank_to_na(values).str.upper()
     if all(k.isdigit() for k in codes):
-        text = text.str.replace(r"\.0+$", "", regex=True).str.replace(r"^0+(?=\d)", "", regex=True)
+        text = text.str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
+        text = text.mask(text == "", "0")
     mapped = text.map(codes).astype("string")
     return mapped, text.notna() & mapped.isna()
 

@@ -38,7 +38,7 @@ def clean_identifier(raw: pd.Series, *, placeholders: frozenset[str] = frozenset
     A number Excel wrote in scientific notation or with a decimal part is never repaired: the
     15 significant digits Excel keeps cannot restore a 16-digit identifier.
     """
-    text = raw.astype("string").str.strip()
+    text = raw.astype("string[pyarrow]").str.strip()
     text = text.mask(text == "")
     issue = pd.Series(pd.NA, index=raw.index, dtype="string")
     issue = issue.mask(text.isna(), REASON_MISSING)
