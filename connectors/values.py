@@ -80,7 +80,7 @@ def map_codes(values: pd.Series, codes: dict[str, str]) -> tuple[pd.Series, pd.S
     text = _blank_to_na(values).str.upper()
     if all(k.isdigit() for k in codes):
         text = text.str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
-        text = text.mask(text == "", "0")
+        text = text.mask((text == "").fillna(False), "0")
     mapped = text.map(codes).astype("string")
     return mapped, text.notna() & mapped.isna()
 

@@ -306,3 +306,14 @@ def test_dukcapil_unpadded_region_parts(tmp_path):
     _, records = read_dukcapil(tmp_path, text)
     assert records.loc[0, "desa_code"] == "63.09.01.2001"
     assert records.loc[0, "sex"] == "M" and records.loc[0, "marital_status"] == "kawin"
+
+
+def test_code_lists_keep_missing_values_missing():
+    from connectors.values import map_codes
+
+    mapped, unknown = map_codes(
+        pd.Series(["1", "02", "2.0", "0", "00", None, "", "x"]), {"0": "none", "1": "M", "2": "F"}
+    )
+    assert mapped.fillna("<null>").tolist() == ["M", "F", "F", "none", "none", "<null>",
+                                                "<null>", "<null>"]  # fmt: skip
+    assert unknown.tolist() == [False] * 7 + [True]
