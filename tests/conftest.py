@@ -77,12 +77,19 @@ def delimited(header: list[str], rows: list[list[str]], delimiter: str) -> str:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _temporary_dagster_instance():
-    """Runs in tests use a temporary Dagster instance, whatever the developer's shell says."""
+def _temporary_dagster_instance(tmp_path_factory):
+    """Runs in tests use a temporary Dagster instance and Data Docs folder, whatever the
+    developer's shell says."""
     saved = os.environ.pop("DAGSTER_HOME", None)
+    saved_docs = os.environ.get("PADU_QUALITY_DOCS")
+    os.environ["PADU_QUALITY_DOCS"] = str(tmp_path_factory.mktemp("quality") / "docs")
     yield
     if saved is not None:
         os.environ["DAGSTER_HOME"] = saved
+    if saved_docs is None:
+        os.environ.pop("PADU_QUALITY_DOCS", None)
+    else:
+        os.environ["PADU_QUALITY_DOCS"] = saved_docs
 
 
 @pytest.fixture

@@ -80,16 +80,31 @@ def test_linkage_matches_the_truth(region):
     assert acc.exact_share >= 0.98, acc
 
 
-def test_no_nik_or_kk_in_published_analyst_tables(region):
-    t = tables(region["url"])
+def test_no_nik_or_kk_in_published_analyst_tables_or_data_docs(region):
+    import os
+    import re
+
     landing = region["base"] / "landing"
     dukcapil = next(landing.glob("dukcapil_*.csv"))
     raw = pd.read_csv(dukcapil, sep="|", dtype=str)
     identifiers = set(raw["NIK"]) | set(raw["NO_KK"])
-    for name in ("resident", "resident_link", "load_audit"):
-        text = t[name].astype(str).to_csv(index=False)
+    store = Warehouse(region["url"])
+    names = ("resident", "resident_link", "load_audit", "review_queue", "resident_history",
+             "discrepancy")  # fmt: skip
+    published = {name: store.read_table(name) for name in names}
+    store.dispose()
+    for name, frame in published.items():
+        text = frame.astype(str).to_csv(index=False)
         leaked = [i for i in identifiers if i in text]
         assert not leaked, f"{name} holds {len(leaked)} identifiers"
+    docs = Path(os.environ["PADU_QUALITY_DOCS"])
+    pages = [p for p in docs.rglob("*") if p.is_file()]
+    assert any(p.name == "index.html" for p in pages)
+    for page in pages:
+        found = set(re.findall(r"\d{16}", page.read_text(errors="ignore")))
+        assert not (found & identifiers), f"{page} holds identifiers"
+    for message in region["messages"]:
+        assert not (set(re.findall(r"\d{16}", message)) & identifiers)
 
 
 def test_rerun_is_idempotent(region, tmp_path):
