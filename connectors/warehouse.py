@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from connectors.tables import APPEND_ONLY, PUBLISHED, metadata
+from connectors.views import VIEWS
 
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -72,12 +73,15 @@ class Warehouse:
     # -- schema ------------------------------------------------------------------------------
 
     def create_tables(self, connection: sa.Connection | None = None) -> None:
-        """Create every declared table that does not exist yet."""
+        """Create every declared table that does not exist yet, and the statisticians'
+        views (connectors/views.py)."""
         if connection is None:
             with self.transaction() as conn:
-                metadata.create_all(conn)
-        else:
-            metadata.create_all(connection)
+                self.create_tables(conn)
+            return
+        metadata.create_all(connection)
+        for view in VIEWS:
+            connection.execute(sa.text(view))
 
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.engine).has_table(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -115,3 +116,37 @@ def test_failed_publish_leaves_the_previous_state(warehouse):
 def test_unsupported_backend_is_refused():
     with pytest.raises(ValueError, match="unsupported warehouse backend"):
         Warehouse("sqlite:///x.db")
+
+
+def test_statistician_views(warehouse):
+    residents = _resident("63.09", ["R1", "R2", "R3"])
+    residents["alive"] = pd.array([True, None, False], dtype="boolean")
+    residents["in_kpu"] = [True, False, True]
+    residents["sources"] = ["dukcapil,kpu", "dukcapil,bps", "dukcapil,kpu"]
+    residents["birth_date"] = pd.to_datetime(["1985-12-31", "2020-06-01", "1950-01-01"])
+    findings = pd.DataFrame(
+        {"kind": ["voter_deceased"], "resident_id": ["R3"], "source_rows": ["a.csv:1"],
+         "details": ["x"], "reference_date": pd.to_datetime(["2026-11-01"]),
+         "region": ["63.09"], "run_id": ["run-1"]}
+    )  # fmt: skip
+    warehouse.publish("63.09", {"resident": residents, "discrepancy": findings})
+    population = warehouse.query(
+        "SELECT age_group, residents, in_kpu FROM v_population_by_desa ORDER BY age_group"
+    )
+    assert population["residents"].sum() == 2  # the dead are not population
+    today = date.today()
+
+    def group(born: date) -> str:
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return f"{age // 5 * 5:02d}-{age // 5 * 5 + 4:02d}"
+
+    assert set(population["age_group"]) == {group(date(1985, 12, 31)), group(date(2020, 6, 1))}
+    coverage = warehouse.query("SELECT * FROM v_coverage_by_kecamatan")
+    row = coverage.iloc[0]
+    assert (row["residents"], row["dukcapil_and_kpu_only"], row["dukcapil_and_bps_only"]) == (
+        2,
+        1,
+        1,
+    )
+    quality = warehouse.query("SELECT * FROM v_voter_list_quality_by_kecamatan").iloc[0]
+    assert (quality["voters"], quality["voter_deceased"]) == (2, 1)
