@@ -11,8 +11,16 @@ from connectors.extract import RawExtract, read_delimited
 from connectors.mapping import load_mapping
 from connectors.reference.regions import bps_to_kemendagri
 from connectors.schema import Source
-from connectors.standardise import add_birth_date, add_identifiers, add_name, base_frame, finish
-from connectors.values import IssueLog, map_codes, parse_int, upper_text
+from connectors.standardise import (
+    add_birth_date,
+    add_codes,
+    add_identifiers,
+    add_integers,
+    add_name,
+    base_frame,
+    finish,
+)
+from connectors.values import IssueLog, parse_int, upper_text
 
 SEX = {"1": "M", "2": "F"}
 MARITAL = {"1": "belum_kawin", "2": "kawin", "3": "cerai_hidup", "4": "cerai_mati"}
@@ -41,19 +49,11 @@ def standardise(raw: RawExtract, snapshot: date) -> pd.DataFrame:
     issues = IssueLog(rows.index)
     add_identifiers(out, rows["R403"], None)
     add_name(out, upper_text(rows["R402"]))
-    out["sex"], bad = map_codes(rows["R405"], SEX)
-    issues.add(bad, "sex_unknown_code")
-    if "R408" in rows:
-        out["marital_status"], bad = map_codes(rows["R408"], MARITAL)
-        issues.add(bad, "marital_status_unknown_code")
-    if "R404" in rows:
-        out["relation"], bad = map_codes(rows["R404"], RELATION)
-        issues.add(bad, "relation_unknown_code")
+    add_codes(out, rows, issues, {"R405": ("sex", SEX), "R408": ("marital_status", MARITAL),
+                                  "R404": ("relation", RELATION)})  # fmt: skip
     if "R406" in rows:
         add_birth_date(out, rows["R406"], snapshot, issues)
-    if "R407" in rows:
-        out["age_reported"], bad = parse_int(rows["R407"])
-        issues.add(bad, "age_not_a_number")
+    add_integers(out, rows, issues, {"R407": "age_reported"})
 
     prov, bad_prov = _digits(rows["R101"], 2)
     kab, bad_kab = _digits(rows["R102"], 2)

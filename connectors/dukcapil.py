@@ -11,7 +11,16 @@ from connectors.extract import RawExtract, read_delimited
 from connectors.mapping import load_mapping
 from connectors.reference.regions import known_kemendagri_codes
 from connectors.schema import RELATIONS, Source
-from connectors.standardise import add_birth_date, add_identifiers, add_name, base_frame, finish
+from connectors.standardise import (
+    add_birth_date,
+    add_codes,
+    add_identifiers,
+    add_integers,
+    add_name,
+    add_texts,
+    base_frame,
+    finish,
+)
 from connectors.values import IssueLog, map_codes, parse_int, upper_text
 from matching.names import normalise_names
 
@@ -42,28 +51,17 @@ def standardise(raw: RawExtract, snapshot: date) -> pd.DataFrame:
     add_identifiers(out, rows["NIK"], rows.get("NO_KK"))
     add_name(out, upper_text(rows["NAMA_LGKP"]))
 
-    for column, target, codes in (
-        ("JENIS_KLMIN", "sex", SEX),
-        ("STAT_KWN", "marital_status", MARITAL),
-        ("STAT_HBKEL", "relation", RELATION),
-    ):
-        if column in rows:
-            out[target], bad = map_codes(rows[column], codes)
-            issues.add(bad, f"{target}_unknown_code")
+    add_codes(out, rows, issues, {"JENIS_KLMIN": ("sex", SEX),
+                                  "STAT_KWN": ("marital_status", MARITAL),
+                                  "STAT_HBKEL": ("relation", RELATION)})  # fmt: skip
     if "STAT_HIDUP" in rows:
         alive, bad = map_codes(rows["STAT_HIDUP"], ALIVE)
         out["alive"] = alive.map({"true": True, "false": False}).astype("boolean")
         issues.add(bad, "alive_unknown_code")
     add_birth_date(out, rows["TGL_LHR"], snapshot, issues)
-    for column, target in (("AGAMA", "religion"), ("JENIS_PKRJN", "occupation"),
-                           ("NO_RT", "rt"), ("NO_RW", "rw")):  # fmt: skip
-        if column in rows:
-            out[target], bad = parse_int(rows[column])
-            issues.add(bad, f"{target}_not_a_number")
-    if "TMPT_LHR" in rows:
-        out["birth_place"] = upper_text(rows["TMPT_LHR"])
-    if "ALAMAT" in rows:
-        out["address"] = upper_text(rows["ALAMAT"])
+    add_integers(out, rows, issues, {"AGAMA": "religion", "JENIS_PKRJN": "occupation",
+                                     "NO_RT": "rt", "NO_RW": "rw"})  # fmt: skip
+    add_texts(out, rows, {"TMPT_LHR": "birth_place", "ALAMAT": "address"})
     if "NAMA_LGKP_IBU" in rows:
         out["mother_name"] = normalise_names(upper_text(rows["NAMA_LGKP_IBU"]))["name_norm"]
     out["household"] = out.get("kk", pd.NA)

@@ -13,7 +13,16 @@ from connectors.mapping import load_mapping
 from connectors.reference.regions import Kabupaten
 from connectors.region_names import RegionNameResolver
 from connectors.schema import Source
-from connectors.standardise import add_birth_date, add_identifiers, add_name, base_frame, finish
+from connectors.standardise import (
+    add_birth_date,
+    add_codes,
+    add_identifiers,
+    add_integers,
+    add_name,
+    add_texts,
+    base_frame,
+    finish,
+)
 from connectors.values import IssueLog, map_codes, parse_int, upper_text
 
 SEX = {"L": "M", "P": "F"}
@@ -99,24 +108,15 @@ def standardise(raw: RawExtract, snapshot: date, kab: Kabupaten) -> pd.DataFrame
     issues = IssueLog(rows.index)
     add_identifiers(out, rows["NIK"], rows.get("NKK"))
     add_name(out, upper_text(rows["NAMA"]))
-    out["sex"], bad = map_codes(rows["JENIS_KELAMIN"], SEX)
-    issues.add(bad, "sex_unknown_code")
-    if "STATUS_PERKAWINAN" in rows:
-        out["marital_status"], bad = map_codes(rows["STATUS_PERKAWINAN"], MARITAL)
-        issues.add(bad, "marital_status_unknown_code")
+    add_codes(out, rows, issues, {"JENIS_KELAMIN": ("sex", SEX),
+                                  "STATUS_PERKAWINAN": ("marital_status", MARITAL)})  # fmt: skip
     if "KTP_EL" in rows:
         ktp, bad = map_codes(rows["KTP_EL"], YES_NO)
         out["ktp_el"] = ktp.map({"true": True, "false": False}).astype("boolean")
         issues.add(bad, "ktp_el_unknown_code")
     add_birth_date(out, rows["TANGGAL_LAHIR"], snapshot, issues)
-    for column, target in (("RT", "rt"), ("RW", "rw"), ("DISABILITAS", "disability")):
-        if column in rows:
-            out[target], bad = parse_int(rows[column])
-            issues.add(bad, f"{target}_not_a_number")
-    if "TEMPAT_LAHIR" in rows:
-        out["birth_place"] = upper_text(rows["TEMPAT_LAHIR"])
-    if "ALAMAT" in rows:
-        out["address"] = upper_text(rows["ALAMAT"])
+    add_integers(out, rows, issues, {"RT": "rt", "RW": "rw", "DISABILITAS": "disability"})
+    add_texts(out, rows, {"TEMPAT_LAHIR": "birth_place", "ALAMAT": "address"})
     if "TPS" in rows:
         tps, _ = parse_int(rows["TPS"])
         out["tps"] = tps.astype("string").str.zfill(3)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from connectors.extract import RawExtract
 from connectors.schema import Source, conform
-from connectors.values import IssueLog, parse_dates
+from connectors.values import IssueLog, map_codes, parse_dates, parse_int, upper_text
 from matching.names import normalise_names
 from matching.nik import PLACEHOLDER_NIKS, clean_identifier
 
@@ -55,3 +55,33 @@ def add_birth_date(out: pd.DataFrame, values: pd.Series, snapshot: date, issues:
 def finish(out: pd.DataFrame, issues: IssueLog) -> pd.DataFrame:
     out["issues"] = issues.column()
     return conform(out).reset_index(drop=True)
+
+
+def add_codes(
+    out: pd.DataFrame,
+    rows: pd.DataFrame,
+    issues: IssueLog,
+    columns: dict[str, tuple[str, dict[str, str]]],
+) -> None:
+    """Translate code-list columns present in ``rows``: {column: (target, codes)}."""
+    for column, (target, codes) in columns.items():
+        if column in rows:
+            out[target], bad = map_codes(rows[column], codes)
+            issues.add(bad, f"{target}_unknown_code")
+
+
+def add_integers(
+    out: pd.DataFrame, rows: pd.DataFrame, issues: IssueLog, columns: dict[str, str]
+) -> None:
+    """Parse integer columns present in ``rows``: {column: target}."""
+    for column, target in columns.items():
+        if column in rows:
+            out[target], bad = parse_int(rows[column])
+            issues.add(bad, f"{target}_not_a_number")
+
+
+def add_texts(out: pd.DataFrame, rows: pd.DataFrame, columns: dict[str, str]) -> None:
+    """Upper-case free-text columns present in ``rows``: {column: target}."""
+    for column, target in columns.items():
+        if column in rows:
+            out[target] = upper_text(rows[column])
