@@ -22,6 +22,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/padu demo
+	$(BIN)/padu report
 
 test: $(VENV)/.installed
 	$(BIN)/pytest

@@ -142,6 +142,21 @@ discrepancy = sa.Table(
     comment="The auditor's list: one row per finding.",
 )
 
+quality_result = sa.Table(
+    "quality_result",
+    metadata,
+    sa.Column("run_id", sa.String, nullable=False),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("suite", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False, comment="passed, warning or failed"),
+    sa.Column("rows", sa.Integer),
+    sa.Column("failed_blocking", sa.String),
+    sa.Column("warnings", sa.String),
+    sa.Column("data_docs", sa.String, comment="Data Docs index the results are in"),
+    sa.Column("checked_at", sa.DateTime, nullable=False),
+    comment="Append-only: each data-quality suite's verdict per run.",
+)
+
 PUBLISHED = (
     resident, resident_link, quarantine, load_audit, review_queue, resident_history, discrepancy,
 )  # fmt: skip

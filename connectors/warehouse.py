@@ -128,6 +128,12 @@ class Warehouse:
                     )
                 self._insert(conn, name, frame)
 
+    def append(self, name: str, frame: pd.DataFrame) -> None:
+        """Add rows to a declared table (created if missing)."""
+        with self.transaction() as conn:
+            self.create_tables(conn)
+            self._insert(conn, name, frame)
+
     def _insert(self, conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
         if frame.empty:
             return

@@ -207,6 +207,22 @@ def demo(
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("data") / "report",
+    show_default=True, help="Folder for report.html and the CSV exports.",
+)  # fmt: skip
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+@click.option("--region", help="Kab/kota code (63.09) to restrict to.")
+def report(out: Path, warehouse: str | None, region: str | None) -> None:
+    """Write the auditor's report: one offline HTML page with charts, plus CSV exports."""
+    from connectors.report import build_report
+    from connectors.warehouse import Warehouse, default_url
+
+    path = build_report(Warehouse(warehouse or default_url()), out, region)
+    click.echo(f"report: {path}")
+
+
 @main.group()
 def review() -> None:
     """Clerical review: pairs the model was unsure about, and your decisions on them."""

@@ -7,16 +7,20 @@ stops there, before anything is published. Coverage between sources is a warning
 """
 
 import dagster as dg
+import pandas as pd
 
 from connectors.schema import Source, conform
+from connectors.tables import quality_result
+from connectors.warehouse import Warehouse
 from pipelines.assets import staging
 from pipelines.resources import AuditSettings, LandingFolder, WarehouseResource
 
 
-def _result(spec, audit: AuditSettings, context) -> dg.AssetCheckResult:  # type: ignore[no-untyped-def]
+def _result(spec, audit: AuditSettings, context, warehouse, landing) -> dg.AssetCheckResult:  # type: ignore[no-untyped-def]
     from expectations.runner import run_suite
 
     result = run_suite(spec, docs_dir=audit.docs_dir, run_name=context.run.run_id)
+    _record(warehouse.open(), context.run.run_id, landing.kab().kemendagri_code, result)
     return dg.AssetCheckResult(
         passed=result.status == "passed",
         severity=dg.AssetCheckSeverity.ERROR
@@ -24,6 +28,24 @@ def _result(spec, audit: AuditSettings, context) -> dg.AssetCheckResult:  # type
         else dg.AssetCheckSeverity.WARN,
         metadata=result.metadata(),
     )
+
+
+def _record(store: Warehouse, run_id: str, region: str, result) -> None:  # type: ignore[no-untyped-def]
+    """Keep the suite's verdict in the warehouse, for the auditor's report."""
+    row = pd.DataFrame(
+        {
+            "run_id": [run_id],
+            "region": [region],
+            "suite": [result.name],
+            "status": [result.status],
+            "rows": [int(result.rows)],
+            "failed_blocking": [", ".join(result.failed_blocking) or None],
+            "warnings": [", ".join(result.warnings) or None],
+            "data_docs": [str(result.data_docs_index) if result.data_docs_index else None],
+            "checked_at": [pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")],
+        }
+    )
+    store.append(quality_result.name, row)
 
 
 def _records_check(source: Source) -> dg.AssetChecksDefinition:
@@ -43,7 +65,9 @@ def _records_check(source: Source) -> dg.AssetChecksDefinition:
         from expectations.suites import records_suite
 
         records = conform(warehouse.open().read_table(staging.records_table(source, landing.kab())))
-        return _result(records_suite(records, source, audit.quality()), audit, context)
+        return _result(
+            records_suite(records, source, audit.quality()), audit, context, warehouse, landing
+        )
 
     return check
 
@@ -74,7 +98,7 @@ def resident_quality(
 
     residents, links = _staged(landing, warehouse)
     spec = resident_suite(residents, links["resident_id"], audit.quality())
-    return _result(spec, audit, context)
+    return _result(spec, audit, context, warehouse, landing)
 
 
 @dg.asset_check(
@@ -94,7 +118,7 @@ def link_quality(
 
     residents, links = _staged(landing, warehouse)
     spec = resident_link_suite(links, residents["resident_id"], audit.quality())
-    return _result(spec, audit, context)
+    return _result(spec, audit, context, warehouse, landing)
 
 
 @dg.asset_check(
@@ -112,7 +136,7 @@ def source_coverage(
     from expectations.suites import coverage_suite
 
     records = staging.read_records(warehouse.open(), landing.kab())
-    result = _result(coverage_suite(records, audit.quality()), audit, context)
+    result = _result(coverage_suite(records, audit.quality()), audit, context, warehouse, landing)
     return dg.AssetCheckResult(
         passed=result.passed, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata
     )

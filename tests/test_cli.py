@@ -8,7 +8,20 @@ from click.testing import CliRunner
 from pipelines.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["run"], ["demo"], ["evaluate"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["generate"],
+        ["run"],
+        ["demo"],
+        ["evaluate"],
+        ["report"],
+        ["review"],
+        ["review", "list"],
+        ["review", "decide"],
+    ],
+)
 def test_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0

@@ -1,0 +1,167 @@
+"""The auditor's report: one self-contained HTML page and CSV exports, readable offline.
+
+It shows load accounting per file, the data-quality verdicts with links into Data Docs,
+discrepancy counts per kind and kecamatan, coverage between the three sources and the
+match-score distribution; every finding lists the resident and the source files and rows
+behind it (also in ``discrepancy.csv``). No NIK or KK number is read.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from connectors.charts import bar_chart, histogram
+from connectors.warehouse import Warehouse
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A cell a spreadsheet will not run as a formula (``=cmd|...``): text starting with
+    = + - @ gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.map(safe_cell).to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)
+
+
+def _table(frame: pd.DataFrame, limit: int | None = None) -> str:
+    shown = frame if limit is None else frame.head(limit)
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>"
+        for row in shown.itertuples(index=False)
+    )
+    more = (
+        f"<p class='note'>{len(frame) - limit:,} more rows in the CSV export.</p>"
+        if limit is not None and len(frame) > limit
+        else ""
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    return str(value)
+
+
+def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path:
+    """Write ``report.html`` and CSV exports into ``out``; returns the HTML path."""
+    out.mkdir(parents=True, exist_ok=True)
+    store.create_tables()
+    where = f"WHERE region = '{region}'" if region else ""
+    and_region = f"AND region = '{region}'" if region else ""
+    audit = store.query(
+        "SELECT region, source, source_file, snapshot_date, rows_read, rows_loaded, "
+        f"rows_quarantined, file_issues, checksum FROM load_audit {where} ORDER BY region, source",
+    )
+    findings = store.query(
+        "SELECT d.region, d.kind, d.resident_id, "
+        "COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS kec_code, "
+        "d.source_rows, d.details, "
+        "d.reference_date FROM discrepancy d LEFT JOIN resident r "
+        f"ON r.resident_id = d.resident_id {'WHERE d.region = ' + repr(region) if region else ''} "
+        "ORDER BY d.kind, d.resident_id",
+    )
+    coverage = store.query(f"SELECT * FROM v_coverage_by_kecamatan {where} ORDER BY kec_code")
+    # The verdicts of the runs whose tables are published now.
+    latest_runs = store.query(
+        "SELECT region, suite, status, rows, failed_blocking, warnings, data_docs "
+        "FROM quality_result WHERE run_id IN (SELECT DISTINCT run_id FROM load_audit) "
+        f"{and_region} ORDER BY region, suite",
+    )
+    scores = store.query(
+        f"SELECT link_score FROM resident_link WHERE link_score IS NOT NULL {and_region}"
+    )["link_score"].to_numpy(dtype=float)
+
+    by_kind = findings.groupby("kind").size().sort_values(ascending=False)
+    per_kec = (
+        findings.assign(kec_code=findings["kec_code"].fillna("unknown"))
+        .groupby(["kec_code", "kind"])
+        .size()
+        .unstack(fill_value=0)
+        .reset_index()
+        if len(findings)
+        else pd.DataFrame({"kec_code": []})
+    )
+    combos = {
+        "in all three": "in_all_three",
+        "only civil registry": "only_dukcapil",
+        "only voter list": "only_kpu",
+        "only BPS": "only_bps",
+        "registry + voter list": "dukcapil_and_kpu_only",
+        "registry + BPS": "dukcapil_and_bps_only",
+        "voter list + BPS": "kpu_and_bps_only",
+    }
+    coverage_totals = [float(coverage[c].sum()) if len(coverage) else 0.0 for c in combos.values()]
+    edges = np.linspace(0.5, 1.0, 26)
+    counts, _ = np.histogram(np.clip(scores, 0.5, 1.0), bins=edges)
+
+    write_csv(audit, out / "load_audit.csv")
+    write_csv(findings, out / "discrepancy.csv")
+    write_csv(per_kec, out / "discrepancy_by_kecamatan.csv")
+    write_csv(coverage, out / "coverage_by_kecamatan.csv")
+    write_csv(latest_runs, out / "quality.csv")
+
+    quality_rows = latest_runs.assign(
+        data_docs=latest_runs["data_docs"].map(
+            lambda p: f"file://{Path(p).resolve()}" if isinstance(p, str) else ""
+        )
+    )
+    quality_html = _table(quality_rows[["region", "suite", "status", "rows", "failed_blocking",
+                                        "warnings"]])  # fmt: skip
+    docs_links = "".join(
+        f'<li><a href="{escape(link)}">Data Docs ({escape(suite)})</a></li>'
+        for suite, link in zip(quality_rows["suite"], quality_rows["data_docs"], strict=True)
+        if link
+    )
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    regions = ", ".join(sorted(set(audit["region"]))) or "none"
+    html = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>padu audit report</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
+th {{ background: #eef3f6; }} .note {{ color: #555; font-size: 13px; }}
+</style></head><body>
+<h1>padu audit report</h1>
+<p>Regions: {escape(regions)}. Generated {generated}. Residents are identified by their padu
+resident ID; every finding lists the source files and rows behind it. CSV exports sit next
+to this page.</p>
+<h2>Load accounting per file</h2>
+{_table(audit)}
+<h2>Data quality</h2>
+{quality_html}<ul>{docs_links}</ul>
+<h2>Discrepancies</h2>
+{bar_chart("Findings per kind", list(by_kind.index), [float(v) for v in by_kind.values])}
+<h3>Per kecamatan</h3>
+{_table(per_kec)}
+<h3>Findings (first 500)</h3>
+{_table(findings[["kind", "resident_id", "kec_code", "source_rows", "details"]], limit=500)}
+<h2>Coverage between the sources</h2>
+{bar_chart("Living residents by the sources that hold them", list(combos), coverage_totals)}
+{_table(coverage)}
+<h2>Match scores</h2>
+{histogram("Match probability of each row's strongest link", list(edges), counts.tolist())}
+<p class="note">{len(scores):,} linked rows; rows whose link is below 0.95 were joined by a
+reviewer's decision.</p>
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

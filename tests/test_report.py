@@ -1,0 +1,81 @@
+"""The auditor's report: offline HTML with charts (rendered in headless Chromium), CSVs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from connectors.report import build_report, safe_cell
+from connectors.synthetic import generate
+from connectors.warehouse import Warehouse
+from pipelines.cli import run_pipeline
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed in CI; .ci/run installs it")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    generate(region="6309", people=1500, seed=4, out=base / "landing")
+    url = f"duckdb:///{base / 'w.duckdb'}"
+    assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
+    store = Warehouse(url)
+    path = build_report(store, base / "out")
+    findings = store.read_table("discrepancy")
+    store.dispose()
+    return path, findings
+
+
+def test_exports_hold_every_finding_with_its_source_rows(report):
+    path, findings = report
+    exported = pd.read_csv(path.parent / "discrepancy.csv")
+    assert len(exported) == len(findings) > 0
+    assert exported["source_rows"].str.contains(r"\.csv:\d+").all()
+    for name in ("load_audit", "coverage_by_kecamatan", "discrepancy_by_kecamatan", "quality"):
+        assert (path.parent / f"{name}.csv").stat().st_size > 0
+    quality = pd.read_csv(path.parent / "quality.csv")
+    assert set(quality["status"]) <= {"passed", "warning", "failed"} and len(quality) == 6
+
+
+def test_page_renders_with_its_charts_in_headless_chromium(report, tmp_path):
+    path, _ = report
+    result = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    dom = result.stdout
+    assert "padu audit report" in dom
+    assert dom.count("<svg") >= 3  # findings per kind, coverage, match scores
+    assert dom.count("<rect") > 10
+    assert "Load accounting per file" in dom and "Data Docs" in dom
+
+
+def test_no_identifier_in_the_report(report):
+    import re
+
+    path, _ = report
+    landing = path.parent.parent / "landing"
+    raw = pd.read_csv(next(landing.glob("dukcapil_*.csv")), sep="|", dtype=str)
+    identifiers = set(raw["NIK"]) | set(raw["NO_KK"])
+    for page in path.parent.iterdir():
+        found = set(re.findall(r"\d{16}", page.read_text(encoding="utf-8")))
+        assert not (found & identifiers), page.name
+
+
+def test_formula_like_cells_are_not_passed_on_as_formulas():
+    assert safe_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    assert safe_cell("+1") == "'+1" and safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert safe_cell("BUDI") == "BUDI" and safe_cell(5) == 5
