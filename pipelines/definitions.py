@@ -11,6 +11,7 @@ import dagster as dg
 
 from pipelines.assets.residents import linked_residents, published_tables
 from pipelines.assets.sources import SOURCE_ASSETS
+from pipelines.automation import daily_sync, landing_sensor, sync_job
 from pipelines.checks import row_accounting
 from pipelines.quality import QUALITY_CHECKS
 from pipelines.resources import AuditSettings, LandingFolder, PseudonymKey, WarehouseResource
@@ -63,6 +64,9 @@ ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
+    jobs=[sync_job],
+    schedules=[daily_sync],
+    sensors=[landing_sensor],
     resources=build_resources(),
     executor=dg.in_process_executor,
 )

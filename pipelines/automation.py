@@ -1,0 +1,59 @@
+"""When padu runs by itself: a daily sync, and a sensor on the landing folder."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from connectors.landing import scan
+from pipelines.resources import LandingFolder
+
+sync_job = dg.define_asset_job(
+    "sync_region",
+    selection=dg.AssetSelection.all(),
+    description="Load the newest extracts of the region, link them and publish.",
+)
+
+daily_sync = dg.ScheduleDefinition(
+    name="daily_sync",
+    job=sync_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Asia/Jakarta",
+    description="Every night at 02:00 WIB, resync the region from the landing folder.",
+)
+
+
+def _fingerprints(folder: Path) -> dict[str, str]:
+    """Agency extracts in the folder, by name, with their size and modification time."""
+    extracts, _ = scan(folder)
+    return {e.path.name: f"{e.path.stat().st_size}:{int(e.path.stat().st_mtime)}" for e in extracts}
+
+
+@dg.sensor(
+    job=sync_job,
+    minimum_interval_seconds=60,
+    description="Starts a sync when an agency extract arrives in (or changes in) the landing "
+    "folder, for the kab/kota of that file.",
+)
+def landing_sensor(
+    context: dg.SensorEvaluationContext, landing: LandingFolder
+) -> dg.SkipReason | list[dg.RunRequest]:
+    folder = Path(landing.folder)
+    if not folder.is_dir():
+        return dg.SkipReason(f"landing folder {folder} does not exist")
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    current = _fingerprints(folder)
+    new = sorted(name for name, print_ in current.items() if seen.get(name) != print_)
+    context.update_cursor(json.dumps(current, sort_keys=True))
+    if not new:
+        return dg.SkipReason("no new extract")
+    extracts, _ = scan(folder)
+    regions = sorted({e.kab.compact_code for e in extracts if e.path.name in new})
+    return [
+        dg.RunRequest(
+            run_key=f"{region}:{','.join(n for n in new)}",
+            run_config={"resources": {"landing": {"config": {"region": region}}}},
+            tags={"padu/region": region, "padu/started_by": "landing_sensor"},
+        )
+        for region in regions
+    ]
