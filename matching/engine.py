@@ -11,7 +11,7 @@ import pandas as pd
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
 from matching.clustering import best_links, constrained_components, pair_keys
 from matching.comparisons import COMPARISONS, NULL, compare
-from matching.features import build_features
+from matching.features import SOURCES, build_features
 from matching.fellegi_sunter import (
     FIELD_INDEX,
     Model,
@@ -88,6 +88,23 @@ def _cannot_link(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
     same_source = source[pairs.left] == source[pairs.right]
     different_niks = (nik != NULL) & (nik < 2)
     return same_source & different_niks & (name < 4)
+
+
+def _double_registration(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
+    """Two civil-registry rows of one person registered twice: the same name (>= 92), birth
+    date and sex, and the same mother. A second registration has another NIK, family card
+    and often kecamatan, so the model alone scores it near the review band; the mother's
+    name is what tells it from a stranger of the same name born the same day."""
+    registry = SOURCES.index("dukcapil")
+    both = (source[pairs.left] == registry) & (source[pairs.right] == registry)
+    levels = pairs.levels
+    return (
+        both
+        & (levels[:, FIELD_INDEX["name"]] >= 4)
+        & (levels[:, FIELD_INDEX["birth_date"]] == 4)
+        & (levels[:, FIELD_INDEX["sex"]] == 1)
+        & (levels[:, FIELD_INDEX["family"]] >= 1)
+    )
 
 
 def explain(contributions: np.ndarray) -> list[str]:
@@ -194,6 +211,7 @@ class FellegiSunterLinker:
         accepted = (pairs.probability >= self.settings.match_probability) & ~_cannot_link(
             source, pairs
         )
+        accepted |= _double_registration(source, pairs)
         forced_left = forced_right = np.zeros(0, dtype=np.int64)
         cannot_left = cannot_right = np.zeros(0, dtype=np.int64)
         if decisions is not None and len(decisions):

@@ -212,6 +212,11 @@ CASES = [
      {"kk": "6309990101150009", "mother_name": "SARINAH"}),
     ("twins", "kpu", "HASAN BASRI", "6309990707070001", "2007-07-07", "M",
      {"kk": "6309990101150009"}),
+    ("double", "dukcapil", "YOHANES KRISTIAN LAUDA", "6309991506770001", "1977-06-15", "M",
+     {"kk": "6309990101150021", "mother_name": "MARIA GORETI"}),
+    ("double", "dukcapil", "YOHANES KRISTIAN LAUDA", "6309981506770003", "1977-06-15", "M",
+     {"kk": "6309980505180004", "mother_name": "MARIA GORETI", "kec_code": "63.09.02",
+      "desa_code": "63.09.02.2001"}),
 ]  # fmt: skip
 
 
@@ -259,3 +264,7 @@ def test_cannot_link_splits_at_the_weakest_link():
     labels = constrained_components(5, left, right, weight, np.array([0]), np.array([2]))
     assert labels[0] == labels[1] != labels[2]
     assert labels[3] == labels[4] and len(set(labels.tolist())) == 3
+
+
+def test_a_person_registered_twice_is_one_resident(with_cases):
+    assert _cluster(with_cases, "double", 0) == _cluster(with_cases, "double", 1)
