@@ -108,9 +108,6 @@ class BlockingRule:
     name: str
     keys: Callable[[Features], list[pd.Series]]
     description: str
-    #: Largest block this rule compares in full; rules keyed on a single name word meet
-    #: common words (MUHAMMAD, SITI) and get a tighter cap.
-    max_block: int | None = None
 
 
 RULES: tuple[BlockingRule, ...] = (
@@ -179,8 +176,7 @@ def candidate_pairs(
     reports = []
     for bit, rule in enumerate(rules):
         keys = pd.concat(rule.keys(features))
-        cap = min(max_block, rule.max_block) if rule.max_block else max_block
-        encoded, report = _pairs_for_keys(keys, cap)
+        encoded, report = _pairs_for_keys(keys, max_block)
         encoded = np.unique(encoded)
         report.rule = rule.name
         report.pairs = len(encoded)

@@ -34,6 +34,13 @@ M_FLOOR = 0.005
 NAME_M_FLOOR = 0.0005
 
 
+def bayes_factors(m: list[np.ndarray], u: list[np.ndarray]) -> list[np.ndarray]:
+    """log2(m/u) per field and level."""
+    return [
+        np.log2(np.clip(mi, _EPS, 1) / np.clip(ui, _EPS, 1)) for mi, ui in zip(m, u, strict=True)
+    ]
+
+
 @dataclass
 class Model:
     m: list[np.ndarray]
@@ -41,10 +48,7 @@ class Model:
     prior: float  # probability that two random records are the same person
 
     def bayes_factors(self) -> list[np.ndarray]:
-        return [
-            np.log2(np.clip(m, _EPS, 1) / np.clip(u, _EPS, 1))
-            for m, u in zip(self.m, self.u, strict=True)
-        ]
+        return bayes_factors(self.m, self.u)
 
     def describe(self) -> dict[str, dict[str, dict[str, float]]]:
         """m, u and weight per field and level, for the run's metadata and documentation."""
@@ -137,10 +141,7 @@ def train_m(
         m = [s.copy() for s in start]
         share = 0.1
         for _ in range(iterations):
-            factors = [
-                np.log2(np.clip(mi, _EPS, 1) / np.clip(ui, _EPS, 1))
-                for mi, ui in zip(m, u, strict=True)
-            ]
+            factors = bayes_factors(m, u)
             log_odds = np.log2(share / (1 - share)) + _log_bayes(subset, factors, used)
             posterior = 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
             share = float(np.clip(posterior.mean(), 1e-4, 1 - 1e-4))

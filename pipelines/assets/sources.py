@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.agencies import FORMATS
-from connectors.extract import ExtractError, RawExtract
+from connectors.extract import TEXT, ExtractError, RawExtract
 from connectors.schema import Source, conform
 from pipelines.assets import staging
 from pipelines.resources import LandingFolder, WarehouseResource
@@ -99,7 +99,7 @@ def _records_asset(source: Source) -> dg.AssetsDefinition:
         rows = store.read_table(staging.raw_table(source, kab))
         for column in rows.columns:
             if column != "source_row":
-                rows[column] = rows[column].astype("string")
+                rows[column] = rows[column].astype(TEXT)
         raw = RawExtract(Path(info["path"]), info["checksum"], info["encoding"], rows)
         snapshot = pd.Timestamp(info["snapshot_date"]).date()
         records = conform(FORMATS[source].standardise(raw, snapshot, kab))
