@@ -59,6 +59,12 @@ def file_checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def checksum_of(path: Path) -> str:
+    """sha256 of a file, read in blocks (the file is not held in memory)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """Decode an extract: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
 

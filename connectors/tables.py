@@ -1,13 +1,17 @@
 """The published warehouse tables, declared once (SQLAlchemy Core).
 
 Every published table carries ``region`` (the Kemendagri kab/kota code of the run that wrote
-it) and ``run_id``; a run replaces its region's rows in one transaction. Staging tables
-(``stg_*``) are working copies of a run and hold raw identifiers: they are not for analysts.
+it). A run publishes in one transaction: it replaces its region's current-state tables
+(``REPLACED``) and adds to the history tables (snapshots loaded, their records, changes,
+runs). Staging tables (``stg_*``) are working copies of a run and hold raw identifiers, as does
+``source_record``: they are not for analysts.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from connectors.schema import FIELDS
 
 metadata = sa.MetaData()
 
@@ -81,7 +85,65 @@ load_audit = sa.Table(
     sa.Column("rows_quarantined", sa.Integer, nullable=False),
     sa.Column("file_issues", sa.String, comment="problems with the file as a whole"),
     sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False, comment="the run that loaded the file"),
+    sa.Column(
+        "current",
+        sa.Boolean,
+        nullable=False,
+        comment="the file is its source's current snapshot for the region",
+    ),  # fmt: skip
+    comment="Every file ever loaded, kept across snapshots; a file whose checksum is here is "
+    "not loaded again.",
+)
+
+_SA_TYPES = {"string": sa.String, "int64": sa.BigInteger, "Int64": sa.BigInteger,
+             "boolean": sa.Boolean, "datetime64[ns]": sa.Date}  # fmt: skip
+
+source_record = sa.Table(
+    "source_record",
+    metadata,
+    *(
+        sa.Column(f.name, _SA_TYPES[f.dtype], primary_key=f.name in ("source_file", "source_row"),
+                  comment=f.doc)
+        for f in FIELDS
+    ),
+    sa.Column("record_key", sa.String, comment="keyed pseudonym of the record"),
+    sa.Column("row_hash", sa.BigInteger, nullable=False, comment="hash of the record's content"),
+    sa.Column("region", sa.String, nullable=False),
+    comment="Restricted (raw identifiers): the standardised records of every snapshot loaded; "
+    "load_audit.current tells the current one.",
+)  # fmt: skip
+
+source_change = sa.Table(
+    "source_change",
+    metadata,
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("change", sa.String, nullable=False, comment="added, removed or changed"),
+    sa.Column("record_key", sa.String, nullable=False),
+    sa.Column("changed_fields", sa.String, comment="fields that differ (names, no values)"),
+    sa.Column("source_file", sa.String, comment="the new snapshot (null when removed)"),
+    sa.Column("source_row", sa.Integer),
+    sa.Column("previous_file", sa.String, comment="the superseded snapshot (null when added)"),
+    sa.Column("previous_row", sa.Integer),
     sa.Column("run_id", sa.String, nullable=False),
+    comment="Append-only: per source record, what changed from one snapshot to the next.",
+)
+
+run_audit = sa.Table(
+    "run_audit",
+    metadata,
+    sa.Column("run_id", sa.String, nullable=False, index=True),
+    sa.Column("region", sa.String),
+    sa.Column("started_by", sa.String, comment="schedule, sensor, padu run, or a user"),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("finished_at", sa.DateTime, nullable=False),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("status", sa.String, nullable=False, comment="success or failed"),
+    sa.Column("inputs", sa.String, comment="file: sha256 of every input"),
+    sa.Column("outputs", sa.String, comment="row counts published, as JSON"),
+    sa.Column("message", sa.String, comment="why the run failed"),
+    comment="Append-only: one row per finished run.",
 )
 
 review_queue = sa.Table(
@@ -123,8 +185,9 @@ resident_history = sa.Table(
     sa.Column("region", sa.String, nullable=False),
     sa.Column("run_id", sa.String, nullable=False),
     sa.Column("resident_id", sa.String, nullable=False, index=True),
-    sa.Column("event", sa.String, nullable=False, comment="new, merged, split or retired"),
+    sa.Column("event", sa.String, nullable=False, comment="new, merged, split, retired or changed"),
     sa.Column("related_id", sa.String, comment="merged into / split from this resident"),
+    sa.Column("details", sa.String, comment="changed: the attributes that changed"),
     sa.Column("recorded_at", sa.DateTime, nullable=False),
     comment="Append-only: how residents changed from run to run.",
 )
@@ -159,6 +222,10 @@ quality_result = sa.Table(
 
 PUBLISHED = (
     resident, resident_link, quarantine, load_audit, review_queue, resident_history, discrepancy,
+    source_record, source_change, run_audit,
 )  # fmt: skip
-#: Published tables a run adds to instead of replacing its region's rows.
-APPEND_ONLY = frozenset({"resident_history"})
+#: Published tables a run replaces its region's rows of; the others keep history and are
+#: added to (rows of a file are written once, when the file is first loaded).
+REPLACED = frozenset({"resident", "resident_link", "review_queue", "discrepancy"})
+#: Tables holding the rows of one loaded file (written when the file is first loaded).
+PER_FILE = ("load_audit", "source_record", "quarantine")

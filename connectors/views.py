@@ -4,7 +4,9 @@
   as reconciled and as each source holds them;
 * ``v_coverage_by_kecamatan``: residents per kecamatan by which sources hold them;
 * ``v_voter_list_quality_by_kecamatan``: voters per kecamatan and the voter-list findings
-  of the auditor's list.
+  of the auditor's list;
+* ``resident_change``: per run, residents new, merged, split, retired, or with changed
+  attributes (which ones, not their values).
 
 Ages are completed years on the day the view is read. The desa and kecamatan are the
 registered ones (civil registry, else voter list), else where BPS found the person.
@@ -88,4 +90,12 @@ LEFT JOIN discrepancy d ON d.resident_id = p.resident_id AND d.region = p.region
 GROUP BY 1, 2
 """
 
-VIEWS = (POPULATION_BY_DESA, COVERAGE_BY_KECAMATAN, VOTER_LIST_QUALITY)
+RESIDENT_CHANGE = """
+CREATE OR REPLACE VIEW resident_change AS
+SELECT h.region, h.run_id, a.finished_at AS run_finished_at, h.event AS change,
+       h.resident_id, h.related_id, h.details AS changed_attributes
+FROM resident_history h
+LEFT JOIN run_audit a ON a.run_id = h.run_id AND a.status = 'success'
+"""
+
+VIEWS = (POPULATION_BY_DESA, COVERAGE_BY_KECAMATAN, VOTER_LIST_QUALITY, RESIDENT_CHANGE)

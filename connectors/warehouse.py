@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from connectors.tables import APPEND_ONLY, PUBLISHED, metadata
+from connectors.migrate import upgrade
+from connectors.tables import PER_FILE, PUBLISHED, REPLACED
 from connectors.views import VIEWS
 
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # :name, not a ::cast
 
 
 def default_url(path: Path = DEFAULT_WAREHOUSE) -> str:
@@ -73,13 +75,13 @@ class Warehouse:
     # -- schema ------------------------------------------------------------------------------
 
     def create_tables(self, connection: sa.Connection | None = None) -> None:
-        """Create every declared table that does not exist yet, and the statisticians'
-        views (connectors/views.py)."""
+        """Bring the schema to the newest migration (connectors/migrations) and create the
+        statisticians' views (connectors/views.py)."""
         if connection is None:
             with self.transaction() as conn:
                 self.create_tables(conn)
             return
-        metadata.create_all(connection)
+        upgrade(connection)
         for view in VIEWS:
             connection.execute(sa.text(view))
 
@@ -103,8 +105,9 @@ class Warehouse:
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         with self.transaction() as conn:
-            if self.backend == "duckdb" and not params:
-                return _driver(conn).execute(sql).df()
+            if self.backend == "duckdb":
+                # DuckDB's own result path builds the frame natively (named parameters: $name).
+                return _driver(conn).execute(_PARAMETER.sub(r"$\1", sql), dict(params or {})).df()
             result = conn.execute(sa.text(sql), dict(params or {}))
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
@@ -112,21 +115,53 @@ class Warehouse:
         with self.transaction() as conn:
             return conn.execute(sa.text(sql), dict(params or {})).scalar()
 
-    def publish(self, region: str, tables: Mapping[str, pd.DataFrame]) -> None:
-        """Replace ``region``'s rows of each published table (append to the append-only
-        ones), all in one transaction."""
+    def publish(
+        self,
+        region: str,
+        tables: Mapping[str, pd.DataFrame],
+        new_files: Sequence[str] = (),
+        current_files: Sequence[str] | None = None,
+    ) -> None:
+        """Publish a run's results for ``region`` in one transaction.
+
+        The region's rows of the replaced tables (``connectors.tables.REPLACED``) are
+        replaced; the other tables keep their history and get ``tables``' rows added.
+        ``new_files`` were loaded by this run: rows an earlier load of a file of the same name
+        left in the per-file tables are removed first (a corrected re-delivery replaces it).
+        ``current_files`` become the region's current snapshots in ``load_audit``.
+        On PostgreSQL the region is locked for the transaction, so two publishers of one
+        region wait for each other; an embedded DuckDB file admits one writer anyway.
+        """
         known = {t.name for t in PUBLISHED}
         unknown = set(tables) - known
         if unknown:
             raise ValueError(f"not published tables: {sorted(unknown)}")
         with self.transaction() as conn:
             self.create_tables(conn)
+            if self.backend == "postgresql":
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"padu:publish:{region}"},
+                )
+            for table in PER_FILE:
+                for name in new_files:
+                    conn.execute(
+                        sa.text(f"DELETE FROM {table} WHERE source_file = :f AND region = :r"),
+                        {"f": name, "r": region},
+                    )
             for name, frame in tables.items():
-                if name not in APPEND_ONLY:
+                if name in REPLACED:
                     conn.execute(
                         sa.text(f"DELETE FROM {name} WHERE region = :region"), {"region": region}
                     )
                 self._insert(conn, name, frame)
+            if current_files is not None:
+                conn.execute(
+                    sa.text(
+                        "UPDATE load_audit SET current = source_file IN :files WHERE region = :r"
+                    ).bindparams(sa.bindparam("files", expanding=True)),
+                    {"files": list(current_files) or [""], "r": region},
+                )
 
     def append(self, name: str, frame: pd.DataFrame) -> None:
         """Add rows to a declared table (created if missing)."""
@@ -173,6 +208,12 @@ def _to_copy_csv(frame: pd.DataFrame, buffer: io.StringIO) -> None:
     for column, dtype in out.dtypes.items():
         if str(dtype).startswith("datetime64"):
             out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif str(dtype) in ("float64", "Float64"):
+            values = out[column].dropna()
+            if len(values) and (values == values.round()).all():
+                # Whole numbers (an integer column with nulls read back as float): "3", not
+                # "3.0", which an integer column would refuse.
+                out[column] = out[column].astype("Int64")
     out.to_csv(buffer, index=False, header=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL)
 
 

@@ -1,6 +1,12 @@
-"""When padu runs by itself: a daily sync, and a sensor on the landing folder."""
+"""When padu runs by itself: a daily sync of every region, and a sensor on the landing folder.
+
+Runs are per region (partition). Two runs of one region must never write at once: the
+Dagster instance's run queue limits runs to one per ``dagster/partition`` tag value (see
+``deploy/dagster.yaml``), and publishing takes a per-region lock on PostgreSQL.
+"""
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -11,16 +17,33 @@ from pipelines.resources import LandingFolder
 sync_job = dg.define_asset_job(
     "sync_region",
     selection=dg.AssetSelection.all(),
-    description="Load the newest extracts of the region, link them and publish.",
+    description="Load the newest extracts of one region (the partition), link them and publish.",
 )
 
-daily_sync = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="daily_sync",
     job=sync_job,
     cron_schedule="0 2 * * *",
     execution_timezone="Asia/Jakarta",
-    description="Every night at 02:00 WIB, resync the region from the landing folder.",
+    description="Every night at 02:00 WIB, resync every region that has extracts in the "
+    "landing folder (one run per region).",
 )
+def daily_sync(
+    context: dg.ScheduleEvaluationContext, landing: LandingFolder
+) -> list[dg.RunRequest] | dg.SkipReason:
+    present = landing.regions()
+    if not present:
+        return dg.SkipReason(f"no agency extracts in {landing.folder}")
+    when = context.scheduled_execution_time or datetime.now()
+    return [
+        dg.RunRequest(
+            run_key=f"daily:{when:%Y-%m-%d}:{kab.compact_code}",
+            partition_key=kab.compact_code,
+            tags={"padu/started_by": "schedule daily_sync"},
+        )
+        for kab in present
+    ]
 
 
 def _fingerprints(folder: Path) -> dict[str, str]:
@@ -48,12 +71,12 @@ def landing_sensor(
     if not new:
         return dg.SkipReason("no new extract")
     extracts, _ = scan(folder)
-    regions = sorted({e.kab.compact_code for e in extracts if e.path.name in new})
+    changed = sorted({e.kab.compact_code for e in extracts if e.path.name in new})
     return [
         dg.RunRequest(
-            run_key=f"{region}:{','.join(n for n in new)}",
-            run_config={"resources": {"landing": {"config": {"region": region}}}},
-            tags={"padu/region": region, "padu/started_by": "landing_sensor"},
+            run_key=f"{region}:{','.join(new)}:{current[new[0]]}",
+            partition_key=region,
+            tags={"padu/started_by": "sensor landing_sensor"},
         )
-        for region in regions
+        for region in changed
     ]

@@ -3,17 +3,20 @@
 import dagster as dg
 
 from expectations.row_accounting import unreconciled
-from pipelines.resources import LandingFolder, WarehouseResource
+from pipelines.partitions import run_region
+from pipelines.resources import WarehouseResource
 
 
 @dg.asset_check(
     asset="resident_link",
     blocking=True,
-    description="For every file of the region: rows read = rows in resident_link + rows in "
+    description="For every current file of the region: rows read = rows in resident_link + rows in "
     "quarantine. No row is lost.",
 )
-def row_accounting(landing: LandingFolder, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    region = landing.kab().kemendagri_code
+def row_accounting(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    region = run_region(context).kemendagri_code
     store = warehouse.open()
     counts = store.query(
         f"""
@@ -22,7 +25,7 @@ def row_accounting(landing: LandingFolder, warehouse: WarehouseResource) -> dg.A
                  WHERE l.source_file = a.source_file AND l.region = a.region) AS linked,
                (SELECT count(*) FROM quarantine q
                  WHERE q.source_file = a.source_file AND q.region = a.region) AS quarantined
-        FROM load_audit a WHERE a.region = '{region}'
+        FROM load_audit a WHERE a.region = '{region}' AND a.current
         ORDER BY a.source_file
         """
     )

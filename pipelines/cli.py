@@ -11,6 +11,8 @@ from typing import Literal
 
 import click
 
+from pipelines.warehouse_cli import warehouse
+
 DEFAULT_DEMO_DIR = Path("data") / "demo"
 DEFAULT_DEMO_REGION = "6309"  # Kab. Tabalong, Kalimantan Selatan
 
@@ -82,52 +84,82 @@ def run_pipeline(
     region: str | None,
     mapping_dir: Path | None = None,
     echo=click.echo,  # type: ignore[no-untyped-def]
+    reload: bool = False,
 ) -> bool:
-    """Materialise every asset for the extracts in ``landing``; print a summary. True if ok."""
+    """Materialise every asset for each region with extracts in ``landing`` (or ``region``),
+    one run per region; print a summary. True if every run succeeded."""
+    from connectors.landing import regions_present, scan
+    from connectors.reference.regions import UnknownRegionError, kabupaten
+
+    if region:
+        try:
+            kabs = [kabupaten(region)]
+        except UnknownRegionError as err:
+            raise click.ClickException(str(err)) from None
+    else:
+        kabs = regions_present(scan(landing)[0])
+        if not kabs:
+            raise click.ClickException(f"no agency extracts found in {landing}")
+    ok = True
+    for kab in kabs:
+        ok = _run_region(landing, warehouse, kab, mapping_dir, echo, reload) and ok
+    return ok
+
+
+def _run_region(landing, warehouse, kab, mapping_dir, echo, reload) -> bool:  # type: ignore[no-untyped-def]
     import dagster as dg
 
     from connectors.warehouse import Warehouse
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
-    from pipelines.resources import LandingFolder, WarehouseResource
+    from pipelines.resources import WarehouseResource
+    from pipelines.run_audit import record_failure
 
     resources = build_resources(
         landing=str(landing),
-        region=region,
         warehouse_url=warehouse,
         mapping_dir=str(mapping_dir) if mapping_dir else None,
+        reload=reload,
     )
+    warehouse_resource = resources["warehouse"]
+    assert isinstance(warehouse_resource, WarehouseResource)
     # Runs are recorded in the Dagster instance at DAGSTER_HOME when set (the UI shows them),
     # else in a temporary one.
     home = os.environ.get("DAGSTER_HOME")
     if home:
         Path(home).mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.get() if home else None
+    instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS],
         resources=resources,
         instance=instance,
+        partition_key=kab.compact_code,
         raise_on_error=False,
-        tags={"padu/started_by": "padu run"},
+        tags={"padu/started_by": f"padu run ({os.environ.get('USER', 'unknown')})"},
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     elapsed = time.perf_counter() - started
     if not result.success:
+        reasons = []
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
                 error = event.step_failure_data.error
                 reason = error.message.strip() if error else "unknown error"
+                reasons.append(f"{event.step_key}: {reason}")
                 echo(f"failed: {event.step_key}: {reason}")
-        echo(f"run {result.run_id} failed after {elapsed:.1f} s; the warehouse is unchanged")
+        run = instance.get_run_by_id(result.run_id)
+        if run is not None:
+            record_failure(warehouse_resource.url, run, instance, "; ".join(reasons) or "failed")
+        echo(
+            f"run {result.run_id} for {kab.kemendagri_code} failed after {elapsed:.1f} s; "
+            "the published tables are unchanged"
+        )
         return False
-    warehouse_resource, landing_resource = resources["warehouse"], resources["landing"]
-    assert isinstance(warehouse_resource, WarehouseResource)
-    assert isinstance(landing_resource, LandingFolder)
     store = Warehouse(warehouse_resource.url)
-    kab = landing_resource.kab()
     audit = store.query(
-        "SELECT source_file, rows_read, rows_loaded, rows_quarantined FROM load_audit "
-        f"WHERE region = '{kab.kemendagri_code}' ORDER BY source"
+        "SELECT source_file, rows_read, rows_loaded, rows_quarantined, run_id FROM load_audit "
+        "WHERE region = :r AND current ORDER BY source",
+        {"r": kab.kemendagri_code},
     )
     residents = store.scalar(
         "SELECT count(*) FROM resident WHERE region = :r", {"r": kab.kemendagri_code}
@@ -139,9 +171,10 @@ def run_pipeline(
     ]
     echo(f"\npadu run {result.run_id} for {kab.kemendagri_code} {kab.name}: {elapsed:.1f} s")
     for row in audit.itertuples():
+        again = "" if row.run_id == result.run_id else " (already loaded; not read again)"
         echo(
             f"  {row.source_file}: read {row.rows_read:,}, loaded {row.rows_loaded:,}, "
-            f"quarantined {row.rows_quarantined:,}"
+            f"quarantined {row.rows_quarantined:,}{again}"
         )
     echo(
         f"  total: read {int(audit.rows_read.sum()):,}, loaded {int(audit.rows_loaded.sum()):,},"
@@ -163,15 +196,23 @@ def run_pipeline(
     "--landing", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True
 )
 @click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
-@click.option("--region", help="Kab/kota code, when the landing folder holds several.")
+@click.option("--region", help="Kab/kota code (6309); default: every region with extracts.")
 @click.option(
     "--mapping-dir",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Folder of <source>.yaml column mappings overriding the defaults.",
 )
-def run(landing: Path, warehouse: str | None, region: str | None, mapping_dir: Path | None) -> None:
-    """Load the newest extracts in LANDING, link them and publish the warehouse tables."""
-    if not run_pipeline(landing, warehouse, region, mapping_dir):
+@click.option(
+    "--reload", is_flag=True,
+    help="Read every file again, even those already loaded (e.g. after a mapping change).",
+)  # fmt: skip
+def run(
+    landing: Path, warehouse: str | None, region: str | None, mapping_dir: Path | None,
+    reload: bool,
+) -> None:  # fmt: skip
+    """Load the newest extracts in LANDING, link them and publish the warehouse tables,
+    one run per region."""
+    if not run_pipeline(landing, warehouse, region, mapping_dir, reload=reload):
         sys.exit(1)
 
 
@@ -306,6 +347,9 @@ def evaluate(truth: Path, warehouse: str | None, region: str | None) -> None:
     click.echo(f"recall:              {result.recall:.4f}")
     click.echo(f"F1:                  {result.f1:.4f}")
     click.echo(f"persons exactly right: {result.exact_share:.2%}")
+
+
+main.add_command(warehouse)
 
 
 if __name__ == "__main__":  # pragma: no cover

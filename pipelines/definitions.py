@@ -1,7 +1,7 @@
 """padu's Dagster definitions: the asset graph, its checks and its resources.
 
 Settings come from environment variables when set (documented in the README), else from the
-demo defaults: ``PADU_LANDING``, ``PADU_REGION``, ``PADU_WAREHOUSE_URL``,
+demo defaults: ``PADU_LANDING``, ``PADU_WAREHOUSE_URL``,
 ``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``.
 """
 
@@ -15,21 +15,21 @@ from pipelines.automation import daily_sync, landing_sensor, sync_job
 from pipelines.checks import row_accounting
 from pipelines.quality import QUALITY_CHECKS
 from pipelines.resources import AuditSettings, LandingFolder, PseudonymKey, WarehouseResource
+from pipelines.run_audit import run_failure_audit
 
 
 def build_resources(
     landing: str | None = None,
-    region: str | None = None,
     warehouse_url: str | None = None,
     mapping_dir: str | None = None,
+    reload: bool = False,
 ) -> dict[str, dg.ConfigurableResource]:
     """Resources from explicit values, else ``PADU_*`` environment variables, else defaults."""
     settings = {
         "folder": landing or os.environ.get("PADU_LANDING"),
-        "region": region or os.environ.get("PADU_REGION"),
         "mapping_dir": mapping_dir or os.environ.get("PADU_MAPPING_DIR"),
     }
-    landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v})
+    landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v}, reload=reload)
     url = warehouse_url or os.environ.get("PADU_WAREHOUSE_URL")
     warehouse = WarehouseResource(url=url) if url else WarehouseResource()
     key = (
@@ -59,14 +59,15 @@ def build_resources(
 ALL_ASSETS = [*SOURCE_ASSETS, linked_residents, published_tables]
 ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
 
-# One process runs the steps: an embedded DuckDB file admits one writing process at a time,
-# and the steps of one region depend on each other almost in a line anyway.
+# One process runs the steps of a run: an embedded DuckDB file admits one writing process at
+# a time, and the steps of one region depend on each other almost in a line anyway. Regions
+# run in parallel as separate runs.
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
     jobs=[sync_job],
     schedules=[daily_sync],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, run_failure_audit],
     resources=build_resources(),
     executor=dg.in_process_executor,
 )

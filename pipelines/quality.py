@@ -13,14 +13,15 @@ from connectors.schema import Source, conform
 from connectors.tables import quality_result
 from connectors.warehouse import Warehouse
 from pipelines.assets import staging
-from pipelines.resources import AuditSettings, LandingFolder, WarehouseResource
+from pipelines.partitions import run_region
+from pipelines.resources import AuditSettings, WarehouseResource
 
 
-def _result(spec, audit: AuditSettings, context, warehouse, landing) -> dg.AssetCheckResult:  # type: ignore[no-untyped-def]
+def _result(spec, audit: AuditSettings, context, warehouse) -> dg.AssetCheckResult:  # type: ignore[no-untyped-def]
     from expectations.runner import run_suite
 
     result = run_suite(spec, docs_dir=audit.docs_dir, run_name=context.run.run_id)
-    _record(warehouse.open(), context.run.run_id, landing.kab().kemendagri_code, result)
+    _record(warehouse.open(), context.run.run_id, run_region(context).kemendagri_code, result)
     return dg.AssetCheckResult(
         passed=result.status == "passed",
         severity=dg.AssetCheckSeverity.ERROR
@@ -58,23 +59,22 @@ def _records_check(source: Source) -> dg.AssetChecksDefinition:
     )
     def check(
         context: dg.AssetCheckExecutionContext,
-        landing: LandingFolder,
         warehouse: WarehouseResource,
         audit: AuditSettings,
     ) -> dg.AssetCheckResult:
         from expectations.suites import records_suite
 
-        records = conform(warehouse.open().read_table(staging.records_table(source, landing.kab())))
-        return _result(
-            records_suite(records, source, audit.quality()), audit, context, warehouse, landing
+        records = conform(
+            warehouse.open().read_table(staging.records_table(source, run_region(context)))
         )
+        return _result(records_suite(records, source, audit.quality()), audit, context, warehouse)
 
     return check
 
 
-def _staged(landing: LandingFolder, warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
+def _staged(context, warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
     store = warehouse.open()
-    kab = landing.kab()
+    kab = run_region(context)
     return (
         store.read_table(staging.residents_table(kab)),
         store.read_table(staging.links_table(kab)),
@@ -90,15 +90,14 @@ def _staged(landing: LandingFolder, warehouse: WarehouseResource):  # type: igno
 )
 def resident_quality(
     context: dg.AssetCheckExecutionContext,
-    landing: LandingFolder,
     warehouse: WarehouseResource,
     audit: AuditSettings,
 ) -> dg.AssetCheckResult:
     from expectations.suites import resident_suite
 
-    residents, links = _staged(landing, warehouse)
+    residents, links = _staged(context, warehouse)
     spec = resident_suite(residents, links["resident_id"], audit.quality())
-    return _result(spec, audit, context, warehouse, landing)
+    return _result(spec, audit, context, warehouse)
 
 
 @dg.asset_check(
@@ -110,15 +109,14 @@ def resident_quality(
 )
 def link_quality(
     context: dg.AssetCheckExecutionContext,
-    landing: LandingFolder,
     warehouse: WarehouseResource,
     audit: AuditSettings,
 ) -> dg.AssetCheckResult:
     from expectations.suites import resident_link_suite
 
-    residents, links = _staged(landing, warehouse)
+    residents, links = _staged(context, warehouse)
     spec = resident_link_suite(links, residents["resident_id"], audit.quality())
-    return _result(spec, audit, context, warehouse, landing)
+    return _result(spec, audit, context, warehouse)
 
 
 @dg.asset_check(
@@ -129,14 +127,13 @@ def link_quality(
 )
 def source_coverage(
     context: dg.AssetCheckExecutionContext,
-    landing: LandingFolder,
     warehouse: WarehouseResource,
     audit: AuditSettings,
 ) -> dg.AssetCheckResult:
     from expectations.suites import coverage_suite
 
-    records = staging.read_records(warehouse.open(), landing.kab())
-    result = _result(coverage_suite(records, audit.quality()), audit, context, warehouse, landing)
+    records = staging.read_records(warehouse.open(), run_region(context))
+    result = _result(coverage_suite(records, audit.quality()), audit, context, warehouse)
     return dg.AssetCheckResult(
         passed=result.passed, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.landing import ExtractFile, Ignored, latest, regions_present, scan
-from connectors.reference.regions import Kabupaten, kabupaten
+from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
 
@@ -18,37 +18,25 @@ DEFAULT_LANDING = Path("data") / "demo" / "landing"
 
 
 class LandingFolder(dg.ConfigurableResource):
-    """The folder agencies deliver extracts to, and the kab/kota this run is for.
-
-    ``region`` may be left empty when the folder holds one kab/kota only.
-    """
+    """The folder agencies deliver extracts to (any number of kab/kota side by side)."""
 
     folder: str = str(DEFAULT_LANDING)
-    region: str | None = None
     mapping_dir: str | None = None  # <source>.yaml files overriding the column mappings
+    # Read every file again even when the warehouse has loaded it (after a mapping change).
+    reload: bool = False
 
-    def kab(self) -> Kabupaten:
-        extracts, _ = scan(Path(self.folder))
-        if self.region:
-            return kabupaten(self.region)
-        present = regions_present(extracts)
-        if len(present) == 1:
-            return present[0]
-        if not present:
-            raise dg.Failure(f"no agency extracts found in landing folder {self.folder}")
-        codes = ", ".join(k.compact_code for k in present)
-        raise dg.Failure(
-            f"landing folder {self.folder} holds several kab/kota ({codes}); choose one with "
-            "the region setting (padu run --region)"
-        )
+    def regions(self) -> list[Kabupaten]:
+        """The kab/kota that have at least one extract in the folder."""
+        return regions_present(scan(Path(self.folder))[0])
 
-    def extract(self, source: Source) -> ExtractFile:
-        """The newest extract of ``source`` for this run's kab/kota."""
-        kab = self.kab()
+    def extract(self, source: Source, kab: Kabupaten) -> ExtractFile:
+        """The newest extract of ``source`` for ``kab``."""
         found = latest(scan(Path(self.folder))[0], source, kab)
         if found is None:
             raise dg.Failure(
-                f"no {source.value} extract for {kab.kemendagri_code} ({kab.name}) in {self.folder}"
+                f"no {source.value} extract for {kab.kemendagri_code} ({kab.name}) in "
+                f"{self.folder}",
+                allow_retries=False,
             )
         return found
 

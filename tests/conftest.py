@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 DUKCAPIL_HEADER = [
     "NIK", "NO_KK", "NAMA_LGKP", "JENIS_KLMIN", "TMPT_LHR", "TGL_LHR", "AGAMA", "STAT_KWN",
@@ -90,6 +93,41 @@ def _temporary_dagster_instance(tmp_path_factory):
         os.environ.pop("PADU_QUALITY_DOCS", None)
     else:
         os.environ["PADU_QUALITY_DOCS"] = saved_docs
+
+
+def postgres_database() -> Iterator[str]:
+    """A new database on the real PostgreSQL server (PADU_TEST_POSTGRES_URL), dropped after.
+
+    In CI the server must be there: a missing URL fails instead of skipping."""
+    admin_url = os.environ.get("PADU_TEST_POSTGRES_URL")
+    if not admin_url:
+        if os.environ.get("CI"):
+            pytest.fail("PADU_TEST_POSTGRES_URL is not set in CI; PostgreSQL tests must run")
+        pytest.skip("PADU_TEST_POSTGRES_URL not set (set it to run the PostgreSQL tests)")
+    name = f"padu_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request, tmp_path) -> Iterator[str]:
+    """A fresh warehouse URL on each backend: an embedded DuckDB file, the real PostgreSQL."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    else:
+        yield from postgres_database()
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def test_asset_graph():
     sources = {f"{s}_{stage}" for s in ("dukcapil", "kpu", "bps") for stage in ("raw", "records")}
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
                               "load_audit", "review_queue", "resident_history",
-                              "discrepancy"}  # fmt: skip
+                              "discrepancy", "source_record", "source_change",
+                              "run_audit"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
@@ -68,6 +69,8 @@ def test_dagster_asset_materialize_from_the_command_line(tmp_path):
             "pipelines.definitions",
             "--select",
             "*",
+            "--partition",
+            "6309",
         ],  # fmt: skip
         cwd=ROOT,
         env=env,

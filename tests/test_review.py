@@ -65,12 +65,13 @@ def test_decisions_override_the_model_also_in_the_next_snapshot(region):
     assert resident(kpu_ref) != resident(duk_ref)
     assert resident(bps_ref) == resident(other_ref)
 
-    # The next snapshot renames every file: the decisions still hold.
+    # The next snapshot renames every file: the decisions still hold. (Same content would be
+    # recognised as already loaded and keep the old names; reload reads the files as new.)
     later = base / "later"
     later.mkdir()
     for path in (base / "landing").iterdir():
         shutil.copy(path, later / path.name.replace("20261101", "20261201"))
-    assert run_pipeline(later, url, None, echo=lambda _: None)
+    assert run_pipeline(later, url, None, echo=lambda _: None, reload=True)
     assert resident(kpu_ref, "20261201") != resident(duk_ref, "20261201")
     assert resident(bps_ref, "20261201") == resident(other_ref, "20261201")
 

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
+from conftest import postgres_database
 
 from connectors.warehouse import Warehouse
-
-
-def _postgres_url() -> Iterator[str]:
-    admin_url = os.environ.get("PADU_TEST_POSTGRES_URL")
-    if not admin_url:
-        if os.environ.get("CI"):
-            pytest.fail("PADU_TEST_POSTGRES_URL is not set in CI; PostgreSQL tests must run")
-        pytest.skip("PADU_TEST_POSTGRES_URL not set (set it to run the PostgreSQL tests)")
-    name = f"padu_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    try:
-        yield str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -39,7 +19,7 @@ def warehouse(request, tmp_path) -> Iterator[Warehouse]:
         yield store
         store.dispose()
     else:
-        for url in _postgres_url():
+        for url in postgres_database():
             store = Warehouse(url)
             yield store
             store.dispose()

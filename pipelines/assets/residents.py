@@ -5,8 +5,10 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from connectors.reference.regions import Kabupaten
 from connectors.review import decisions_for, load_decisions
-from connectors.schema import Source
+from connectors.schema import COLUMNS, Source, conform
+from connectors.snapshots import CONTENT, diff_snapshots, row_hashes
 from connectors.tables import (
     discrepancy,
     load_audit,
@@ -15,15 +17,21 @@ from connectors.tables import (
     resident_history,
     resident_link,
     review_queue,
+    run_audit,
+    source_change,
+    source_record,
 )
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
 from matching.discrepancies import find_discrepancies
-from matching.identity import carry_ids
+from matching.identity import TRACKED, carry_ids, changed_attributes
 from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents, record_keys
 from pipelines.assets import staging
-from pipelines.resources import AuditSettings, LandingFolder, PseudonymKey, WarehouseResource
+from pipelines.partitions import regions, run_region
+from pipelines.resources import AuditSettings, PseudonymKey, WarehouseResource
+from pipelines.retries import TRANSIENT, fail, transient_only
+from pipelines.run_audit import run_row
 
 GROUP = "residents"
 
@@ -34,15 +42,17 @@ GROUP = "residents"
     description="Links the records of all sources into clusters, one per person, and builds "
     "each person's golden record (staged until published).",
     kinds={"python", "rapidfuzz"},
+    partitions_def=regions,
+    retry_policy=TRANSIENT,
 )
+@transient_only
 def linked_residents(
     context: dg.AssetExecutionContext,
-    landing: LandingFolder,
     warehouse: WarehouseResource,
     pseudonym_key: PseudonymKey,
     audit: AuditSettings,
 ) -> dg.MaterializeResult:
-    kab = landing.kab()
+    kab = run_region(context)
     store = warehouse.open()
     records = staging.read_records(store, kab)
     context.log.info(f"linking {len(records):,} records")
@@ -76,7 +86,11 @@ def linked_residents(
     store.replace_table(staging.residents_table(kab), residents)
     review = _review_rows(records, keys, result)
     store.replace_table(staging.review_table(kab), review)
+    previous_residents = _previous_residents(store, kab.kemendagri_code)
+    changed = changed_attributes(previous_residents, residents)
+    history = pd.concat([history.astype("string"), changed], ignore_index=True)
     store.replace_table(staging.history_table(kab), history.astype("string"))
+    changes = _stage_snapshots(store, kab, records, keys, context)
     reference = audit.reference(pd.Timestamp(records["snapshot_date"].max()).date())
     findings = find_discrepancies(records, links, residents, reference_date=reference)
     findings = findings.astype("string").assign(reference_date=pd.Timestamp(reference))
@@ -92,6 +106,7 @@ def linked_residents(
             "review_pairs": len(review),
             "discrepancies": {str(k): int(v) for k, v in findings["kind"].value_counts().items()},
             "resident_events": {str(k): int(v) for k, v in history["event"].value_counts().items()},
+            "source_changes": changes,
             **_engine_metadata(result),
         }
     )
@@ -102,8 +117,56 @@ def _previous_links(store: Warehouse, region: str) -> pd.DataFrame:
     store.create_tables()
     return store.query(
         "SELECT record_key, resident_id FROM resident_link "
-        f"WHERE region = '{region}' AND record_key IS NOT NULL"
+        "WHERE region = :r AND record_key IS NOT NULL",
+        {"r": region},
     )
+
+
+def _previous_residents(store: Warehouse, region: str) -> pd.DataFrame:
+    columns = ", ".join(["resident_id", *TRACKED])
+    return store.query(f"SELECT {columns} FROM resident WHERE region = :r", {"r": region})
+
+
+def _stage_snapshots(
+    store: Warehouse,
+    kab: Kabupaten,
+    records: pd.DataFrame,
+    keys: pd.Series,
+    context: dg.AssetExecutionContext,
+) -> dict[str, dict[str, int]]:
+    """Stage the records of newly loaded files for ``source_record``, and what changed in each
+    source since its current snapshot for ``source_change``. Returns counts per source."""
+    keyed = records.assign(record_key=keys, row_hash=row_hashes(records))
+    current = store.query(
+        "SELECT source, source_file FROM load_audit WHERE region = :r AND current",
+        {"r": kab.kemendagri_code},
+    ).set_index("source")["source_file"]
+    new_rows, changes, counts = [], [], {}
+    for source in Source:
+        info = store.read_table(staging.file_table(source, kab)).iloc[0]
+        mine = keyed[keyed["source"] == source.value]
+        if info["new_load"]:
+            new_rows.append(mine)
+        before = current.get(source.value)
+        if before is None or before == info["source_file"]:
+            continue
+        previous = store.query(
+            f"SELECT source_file, source_row, record_key, row_hash, {', '.join(CONTENT)} "
+            "FROM source_record WHERE source_file = :f AND region = :r",
+            {"f": before, "r": kab.kemendagri_code},
+        )
+        diff = diff_snapshots(previous, mine).assign(source=source.value)
+        counts[source.value] = {str(k): int(v) for k, v in diff["change"].value_counts().items()}
+        context.log.info(
+            f"{source.value}: {before} -> {info['source_file']}: {counts[source.value]}"
+        )
+        changes.append(diff)
+    columns = [c.name for c in source_change.columns if c.name not in ("region", "run_id")]
+    staged = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame(columns=columns)
+    store.replace_table(staging.changes_table(kab), staged[columns].astype("string"))
+    fresh = pd.concat(new_rows, ignore_index=True) if new_rows else keyed.iloc[:0]
+    store.replace_table(staging.source_records_table(kab), fresh)
+    return counts
 
 
 def _review_rows(records: pd.DataFrame, keys: pd.Series, result: LinkResult) -> pd.DataFrame:
@@ -152,144 +215,128 @@ def _engine_metadata(result: LinkResult) -> dict[str, Any]:
     }
 
 
-def _load_audit(store: Warehouse, kab, links: pd.DataFrame, run_id: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    files = pd.concat(
+def _files(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
+    """The run's input file of each source (as staged by the raw assets)."""
+    return pd.concat(
         [store.read_table(staging.file_table(s, kab)) for s in Source], ignore_index=True
     )
+
+
+def _load_audit(files: pd.DataFrame, links: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """load_audit rows for the files this run loaded."""
     loaded = links.groupby("source_file").size()
-    audit = pd.DataFrame(
+    new = files[files["new_load"].astype(bool)]
+    return pd.DataFrame(
         {
-            "source": files["source"].astype("string"),
-            "source_file": files["source_file"].astype("string"),
-            "region": files["region"].astype("string"),
-            "snapshot_date": pd.to_datetime(files["snapshot_date"]),
-            "checksum": files["checksum"].astype("string"),
-            "encoding": files["encoding"].astype("string"),
-            "rows_read": files["rows_read"].astype("int64"),
-            "rows_loaded": files["source_file"].map(loaded).fillna(0).astype("int64"),
-            "rows_quarantined": files["rows_quarantined"].astype("int64"),
-            "file_issues": files["file_issues"].astype("string"),
+            "source": new["source"].astype("string"),
+            "source_file": new["source_file"].astype("string"),
+            "region": new["region"].astype("string"),
+            "snapshot_date": pd.to_datetime(new["snapshot_date"]),
+            "checksum": new["checksum"].astype("string"),
+            "encoding": new["encoding"].astype("string"),
+            "rows_read": new["rows_read"].astype("int64"),
+            "rows_loaded": new["source_file"].map(loaded).fillna(0).astype("int64"),
+            "rows_quarantined": new["rows_quarantined"].astype("int64"),
+            "file_issues": new["file_issues"].astype("string"),
             "loaded_at": pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"),
             "run_id": run_id,
+            "current": True,
         }
     )
-    return audit
 
 
-@dg.multi_asset(
-    group_name=GROUP,
-    specs=[
-        dg.AssetSpec(
-            "resident",
-            deps=[linked_residents],
-            description="One row per resident.",
-            kinds={"duckdb"},
-        ),
-        dg.AssetSpec(
-            "resident_link",
-            deps=[linked_residents],
-            description="One row per loaded source row: which resident it belongs to and how "
-            "it was linked.",
-            kinds={"duckdb"},
-        ),
-        dg.AssetSpec(
-            "quarantine",
-            deps=[linked_residents],
-            description="Rows that could not be read as records, with the reason and raw line.",
-            kinds={"duckdb"},
-        ),
-        dg.AssetSpec(
-            "review_queue",
-            deps=[linked_residents],
-            description="Pairs between the review and match thresholds, for a clerk to decide, "
-            "with each field's weight.",
-            kinds={"duckdb"},
-        ),
-        dg.AssetSpec(
-            "resident_history",
-            deps=[linked_residents],
-            description="Append-only: residents new, merged, split or retired in each run.",
-            kinds={"duckdb"},
-        ),
-        dg.AssetSpec(
-            "discrepancy",
-            deps=[linked_residents],
-            description="The auditor's list: ghost and missing voters, NIK conflicts, ... one "
-            "row per finding, with the source rows involved.",
-            kinds={"duckdb"},
-        ),
-        dg.AssetSpec(
-            "load_audit",
-            deps=[linked_residents],
-            description="Per file: checksum and row accounting.",
-            kinds={"duckdb"},
-        ),
-    ],
-)
-def published_tables(
-    context: dg.AssetExecutionContext, landing: LandingFolder, warehouse: WarehouseResource
-):  # type: ignore[no-untyped-def]
-    """Publishes the region's tables in one transaction, after checking the row accounting."""
-    kab = landing.kab()
-    store = warehouse.open()
-    run_id = context.run.run_id
-    region = kab.kemendagri_code
-    links = store.read_table(staging.links_table(kab))
-    residents = store.read_table(staging.residents_table(kab))
-    review = store.read_table(staging.review_table(kab))
-    history = store.read_table(staging.history_table(kab))
-    history["recorded_at"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-    findings = store.read_table(staging.discrepancy_table(kab))
-    audit = _load_audit(store, kab, links, run_id)
-    bad = unreconciled(audit)
-    if len(bad):
-        raise dg.Failure(
-            "row accounting does not reconcile for "
-            + ", ".join(bad["source_file"])
-            + "; nothing was published"
-        )
-    quarantined = []
-    for source in Source:
-        raw = store.read_table(staging.raw_table(source, kab))
+def _quarantined(store: Warehouse, kab: Kabupaten, files: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows of the files this run loaded."""
+    frames = []
+    for row in files[files["new_load"].astype(bool)].itertuples():
+        raw = store.read_table(staging.raw_table(Source(row.source), kab))
         rows = raw[raw["quarantine_reason"].notna()]
-        quarantined.append(
+        frames.append(
             pd.DataFrame(
                 {
-                    "source": source.value,
-                    "source_file": audit.loc[audit["source"] == source.value, "source_file"].iloc[
-                        0
-                    ],
+                    "source": row.source,
+                    "source_file": row.source_file,
                     "source_row": rows["source_row"].astype("int64"),
                     "reason": rows["quarantine_reason"].astype("string"),
                     "raw_line": rows["raw_line"].astype("string"),
                 }
             )
         )
-    quarantine_rows = pd.concat(quarantined, ignore_index=True)
+    columns = ["source", "source_file", "source_row", "reason", "raw_line"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+#: The tables ``published_tables`` writes, each an asset described by its table comment.
+_PUBLISHED_ASSETS = (
+    resident, resident_link, quarantine, review_queue, resident_history, discrepancy,
+    load_audit, source_record, source_change, run_audit,
+)  # fmt: skip
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    partitions_def=regions,
+    retry_policy=TRANSIENT,
+    specs=[
+        dg.AssetSpec(table.name, deps=[linked_residents], description=table.comment, kinds={"sql"})
+        for table in _PUBLISHED_ASSETS
+    ],  # fmt: skip
+)
+@transient_only
+def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
+    """Publishes the region's tables in one transaction, after checking the row accounting."""
+    kab = run_region(context)
+    store = warehouse.open()
+    run_id = context.run.run_id
+    region = kab.kemendagri_code
+    links = store.read_table(staging.links_table(kab))
+    files = _files(store, kab)
+    new_files = files.loc[files["new_load"].astype(bool), "source_file"].tolist()
+    accounting = files.assign(
+        rows_loaded=files["source_file"].map(links.groupby("source_file").size()).fillna(0)
+    )
+    bad = unreconciled(accounting)
+    if len(bad):
+        raise fail(
+            "row accounting does not reconcile for "
+            + ", ".join(bad["source_file"])
+            + "; nothing was published"
+        )
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    residents = store.read_table(staging.residents_table(kab))
+    review = store.read_table(staging.review_table(kab))
+    history = store.read_table(staging.history_table(kab)).assign(recorded_at=now)
+    findings = store.read_table(staging.discrepancy_table(kab))
+    changes = store.read_table(staging.changes_table(kab))
+    staged = store.read_table(staging.source_records_table(kab))
+    records = conform(staged[list(COLUMNS)]).assign(
+        record_key=staged["record_key"].astype("string"),
+        row_hash=staged["row_hash"].astype("int64"),
+        region=region,
+    )
+    quarantine_rows = _quarantined(store, kab, files)
     tables = {
         resident.name: _with_run(residents, region, run_id, resident),
         resident_link.name: _with_run(links, region, run_id, resident_link),
         quarantine.name: _with_run(quarantine_rows, region, run_id, quarantine),
-        load_audit.name: audit[[c.name for c in load_audit.columns]],
+        load_audit.name: _load_audit(files, links, run_id)[[c.name for c in load_audit.columns]],
         review_queue.name: _with_run(review, region, run_id, review_queue),
         resident_history.name: _with_run(history, region, run_id, resident_history),
         discrepancy.name: _with_run(findings, region, run_id, discrepancy),
+        source_record.name: records[[c.name for c in source_record.columns]],
+        source_change.name: _with_run(changes, region, run_id, source_change),
     }
-    store.publish(region, tables)
+    counts = {name: len(frame) for name, frame in tables.items()}
+    tables[run_audit.name] = run_row(context, region, "success", files, counts, finished=now)
+    store.publish(region, tables, new_files=new_files, current_files=files["source_file"].tolist())
     context.log.info(
-        f"published {len(residents):,} residents, {len(links):,} links, "
-        f"{len(quarantine_rows):,} quarantined rows for {region}"
+        f"published {len(residents):,} residents, {len(links):,} links for {region}; "
+        f"{len(new_files)} new file(s), {len(changes):,} source changes"
     )
-    yield dg.MaterializeResult(asset_key="resident", metadata={"rows": len(residents)})
-    yield dg.MaterializeResult(asset_key="resident_link", metadata={"rows": len(links)})
-    yield dg.MaterializeResult(asset_key="quarantine", metadata={"rows": len(quarantine_rows)})
-    yield dg.MaterializeResult(asset_key="review_queue", metadata={"rows": len(review)})
-    yield dg.MaterializeResult(asset_key="resident_history", metadata={"events": len(history)})
-    yield dg.MaterializeResult(asset_key="discrepancy", metadata={"findings": len(findings)})
-    yield dg.MaterializeResult(
-        asset_key="load_audit",
-        metadata={"files": len(audit), "rows_read": int(audit["rows_read"].sum())},
-    )
+    for table in _PUBLISHED_ASSETS:
+        yield dg.MaterializeResult(
+            asset_key=table.name, metadata={"rows_written": counts.get(table.name, 1)}
+        )
 
 
 def _with_run(frame: pd.DataFrame, region: str, run_id: str, table) -> pd.DataFrame:  # type: ignore[no-untyped-def]

@@ -1,4 +1,9 @@
-"""Per-source assets: the raw extract (every row kept or quarantined), then standardised records."""
+"""Per-source assets: the raw extract (every row kept or quarantined), then standardised records.
+
+A file whose checksum the warehouse has already loaded for the region is not read again: its
+standardised records are taken from ``source_record`` (``reload`` on the landing resource
+forces a re-read, e.g. after a column-mapping change).
+"""
 
 from pathlib import Path
 
@@ -6,66 +11,114 @@ import dagster as dg
 import pandas as pd
 
 from connectors.agencies import FORMATS
-from connectors.extract import TEXT, ExtractError, RawExtract
-from connectors.schema import Source, conform
+from connectors.extract import TEXT, ExtractError, RawExtract, checksum_of
+from connectors.schema import COLUMNS, Source, conform
+from connectors.warehouse import Warehouse
 from pipelines.assets import staging
+from pipelines.partitions import regions, run_region
 from pipelines.resources import LandingFolder, WarehouseResource
+from pipelines.retries import TRANSIENT, fail, transient_only
 
 GROUP = "sources"
+
+
+def _loaded_earlier(store: Warehouse, region: str, source: Source, checksum: str) -> pd.DataFrame:
+    """The load_audit row of a file of this source and region with the same content."""
+    store.create_tables()
+    return store.query(
+        "SELECT * FROM load_audit WHERE region = :r AND source = :s AND checksum = :c "
+        "ORDER BY loaded_at DESC LIMIT 1",
+        {"r": region, "s": source.value, "c": checksum},
+    )
+
+
+def _file_info(**values: object) -> pd.DataFrame:
+    frame = pd.DataFrame({k: [v] for k, v in values.items()})
+    return frame.astype(
+        {"source": "string", "source_file": "string", "delivered_as": "string", "path": "string",
+         "region": "string", "checksum": "string", "encoding": "string", "rows_read": "Int64",
+         "rows_quarantined": "Int64", "file_issues": "string", "new_load": "boolean"}
+    ).assign(snapshot_date=pd.to_datetime(frame["snapshot_date"]))  # fmt: skip
 
 
 def _raw_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{source.value}_raw",
         group_name=GROUP,
+        partitions_def=regions,
+        retry_policy=TRANSIENT,
         description=(
             f"Newest {source.value} extract for the region, as text rows; rows that cannot be "
-            "read as a record are marked for quarantine with the reason."
+            "read as a record are marked for quarantine with the reason. A file already "
+            "loaded (same sha256) is recognised and not read again."
         ),
         kinds={"python", "csv"},
     )
+    @transient_only
     def raw_asset(
         context: dg.AssetExecutionContext, landing: LandingFolder, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        extract = landing.extract(source)
-        kab = extract.kab
-        context.log.info(f"reading {extract.path.name} ({source.value}, {kab.kemendagri_code})")
+        kab = run_region(context)
+        extract = landing.extract(source, kab)
+        name = extract.path.name
+        store = warehouse.open()
+        try:
+            checksum = checksum_of(extract.path)
+        except OSError as err:
+            raise fail(f"{name}: cannot read the file: {err.strerror}") from None
+        earlier = pd.DataFrame() if landing.reload else _loaded_earlier(
+            store, kab.kemendagri_code, source, checksum
+        )  # fmt: skip
+        if len(earlier):
+            done = earlier.iloc[0]
+            context.log.info(
+                f"{name}: already loaded as {done['source_file']} by run {done['run_id']} "
+                "(same sha256); its records are reused, the file is not read again"
+            )
+            info = _file_info(
+                source=source.value, source_file=done["source_file"], delivered_as=name,
+                path=str(extract.path.resolve()), region=kab.kemendagri_code,
+                snapshot_date=done["snapshot_date"], checksum=checksum, encoding=done["encoding"],
+                rows_read=done["rows_read"], rows_quarantined=done["rows_quarantined"],
+                file_issues=done["file_issues"], new_load=False,
+            )  # fmt: skip
+            store.replace_table(staging.file_table(source, kab), info)
+            return dg.MaterializeResult(
+                metadata={
+                    "file": name,
+                    "region": kab.kemendagri_code,
+                    "sha256": checksum,
+                    "already_loaded_as": str(done["source_file"]),
+                    "rows_read": int(done["rows_read"]),
+                }  # fmt: skip
+            )
+        context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
         try:
             raw = FORMATS[source].read(extract.path, landing.mapping_override(source))
         except (ExtractError, OSError) as err:
-            raise dg.Failure(str(err)) from None
+            raise fail(str(err)) from None
         for issue in raw.file_issues:
-            context.log.warning(f"{extract.path.name}: {issue}")
+            context.log.warning(f"{name}: {issue}")
         if raw.rows_read == 0:
             # A full snapshot with no rows would wipe the source from every resident.
-            raise dg.Failure(
-                f"{extract.path.name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
+            raise fail(
+                f"{name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
                 f"does not replace the current {source.value} data"
             )
         quarantined = len(raw.quarantined)
-        context.log.info(
-            f"{extract.path.name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined"
-        )
-        store = warehouse.open()
+        context.log.info(f"{name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined")
         store.replace_table(staging.raw_table(source, kab), raw.rows)
-        info = pd.DataFrame(
-            {
-                "source": [source.value],
-                "source_file": [extract.path.name],
-                "path": [str(extract.path.resolve())],
-                "region": [kab.kemendagri_code],
-                "snapshot_date": [pd.Timestamp(extract.snapshot)],
-                "checksum": [raw.checksum],
-                "encoding": [raw.encoding],
-                "rows_read": pd.array([raw.rows_read], dtype="Int64"),
-                "rows_quarantined": pd.array([quarantined], dtype="Int64"),
-                "file_issues": pd.array(["; ".join(raw.file_issues) or pd.NA], dtype="string"),
-            }
-        )
+        info = _file_info(
+            source=source.value, source_file=name, delivered_as=name,
+            path=str(extract.path.resolve()), region=kab.kemendagri_code,
+            snapshot_date=extract.snapshot, checksum=raw.checksum, encoding=raw.encoding,
+            rows_read=raw.rows_read, rows_quarantined=quarantined,
+            file_issues="; ".join(raw.file_issues) or pd.NA, new_load=True,
+        )  # fmt: skip
         store.replace_table(staging.file_table(source, kab), info)
         return dg.MaterializeResult(
             metadata={
-                "file": extract.path.name,
+                "file": name,
                 "snapshot_date": extract.snapshot.isoformat(),
                 "region": kab.kemendagri_code,
                 "sha256": raw.checksum,
@@ -84,25 +137,38 @@ def _records_asset(source: Source) -> dg.AssetsDefinition:
         name=f"{source.value}_records",
         group_name=GROUP,
         deps=[f"{source.value}_raw"],
+        partitions_def=regions,
+        retry_policy=TRANSIENT,
         description=(
             f"{source.value} rows in the canonical person schema: Kemendagri region codes, "
             "parsed dates, normalised names, unusable identifiers nulled with a reason."
         ),
         kinds={"python", "pandas"},
     )
+    @transient_only
     def records_asset(
-        context: dg.AssetExecutionContext, landing: LandingFolder, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        kab = landing.kab()
+        kab = run_region(context)
         store = warehouse.open()
         info = store.read_table(staging.file_table(source, kab)).iloc[0]
-        rows = store.read_table(staging.raw_table(source, kab))
-        for column in rows.columns:
-            if column != "source_row":
-                rows[column] = rows[column].astype(TEXT)
-        raw = RawExtract(Path(info["path"]), info["checksum"], info["encoding"], rows)
-        snapshot = pd.Timestamp(info["snapshot_date"]).date()
-        records = conform(FORMATS[source].standardise(raw, snapshot, kab))
+        if info["new_load"]:
+            rows = store.read_table(staging.raw_table(source, kab))
+            for column in rows.columns:
+                if column != "source_row":
+                    rows[column] = rows[column].astype(TEXT)
+            raw = RawExtract(Path(info["path"]), info["checksum"], info["encoding"], rows)
+            snapshot = pd.Timestamp(info["snapshot_date"]).date()
+            records = conform(FORMATS[source].standardise(raw, snapshot, kab))
+        else:
+            columns = ", ".join(COLUMNS)
+            records = conform(
+                store.query(
+                    f"SELECT {columns} FROM source_record WHERE source_file = :f AND region = :r "
+                    "ORDER BY source_row",
+                    {"f": info["source_file"], "r": kab.kemendagri_code},
+                )
+            )
         store.replace_table(staging.records_table(source, kab), records)
         nik_issues = records["nik_issue"].value_counts().to_dict()
         unresolved = int(records["desa_code"].isna().sum())
@@ -110,6 +176,7 @@ def _records_asset(source: Source) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 "records": len(records),
+                "reused": not bool(info["new_load"]),
                 "nik_unusable": int(records["nik"].isna().sum()),
                 "nik_unusable_by_reason": {str(k): int(v) for k, v in nik_issues.items()},
                 "desa_unresolved": unresolved,

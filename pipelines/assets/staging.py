@@ -41,6 +41,14 @@ def discrepancy_table(kab: Kabupaten) -> str:
     return f"stg_discrepancy_{kab.compact_code}"
 
 
+def changes_table(kab: Kabupaten) -> str:
+    return f"stg_source_change_{kab.compact_code}"
+
+
+def source_records_table(kab: Kabupaten) -> str:
+    return f"stg_source_record_{kab.compact_code}"
+
+
 def read_records(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
     """The standardised records of every source of the run, concatenated."""
     frames = [conform(store.read_table(records_table(s, kab))) for s in Source]

@@ -1,0 +1,64 @@
+"""Retries for transient faults only (a warehouse connection dropped, a lock not granted).
+
+Every asset retries with exponential backoff, but only faults another attempt can mend reach
+the retry policy: ``transient_only`` turns any other error (bad data, a bug) into a failure
+that is not retried, and padu's own failures (``fail``) are never retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import dagster as dg
+import sqlalchemy as sa
+
+TRANSIENT = dg.RetryPolicy(
+    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+#: Errors worth another attempt: the database went away, timed out, or deadlocked.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError,
+)  # fmt: skip
+#: Raised on as they are: padu's own failures, and the faults the retry policy is for.
+_PASSED_ON: tuple[type[Exception], ...] = (dg.Failure, *TRANSIENT_ERRORS)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> dg.Failure:
+    """A failure that retrying will not mend."""
+    return dg.Failure(message, allow_retries=False)
+
+
+def _permanent(err: Exception) -> dg.Failure:
+    return fail(f"{type(err).__name__} (not a transient fault; not retried)")
+
+
+def transient_only(function: F) -> F:
+    """Let only ``TRANSIENT_ERRORS`` through to the retry policy."""
+    if inspect.isgeneratorfunction(function):
+
+        @functools.wraps(function)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from function(*args, **kwargs)
+            except _PASSED_ON:
+                raise
+            except Exception as err:
+                raise _permanent(err) from err
+
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(function)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except _PASSED_ON:
+            raise
+        except Exception as err:
+            raise _permanent(err) from err
+
+    return plain  # type: ignore[return-value]

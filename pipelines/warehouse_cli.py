@@ -1,0 +1,94 @@
+"""``padu warehouse``: create, migrate and inspect the warehouse schema.
+
+The schema is defined by the migrations in ``connectors/migrations`` (Alembic revisions); the
+statisticians' views are re-created after every migration, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from alembic.util import CommandError
+
+_WAREHOUSE_HELP = "SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb)."
+
+
+def _url(value: str | None) -> str:
+    from connectors.warehouse import default_url
+
+    return value or default_url()
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(url: str) -> None:
+    """Upgrade the schema to the newest revision and re-create the views, in one transaction."""
+    from connectors import migrate
+    from connectors.warehouse import Warehouse
+
+    try:
+        store = Warehouse(url)
+    except (ValueError, sa.exc.ArgumentError) as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        with store.transaction() as connection:
+            before = migrate.current(connection)
+            adopted = migrate.adopt(connection)
+            store.create_tables(connection)  # migrations, then the views
+            after = migrate.current(connection)
+    except (migrate.MigrationError, CommandError, sa.exc.SQLAlchemyError) as err:
+        raise click.ClickException(f"{_shown(url)} is unchanged: {err}") from None
+    finally:
+        store.dispose()
+    if adopted:
+        click.echo(f"adopted a warehouse made before migrations as revision {migrate.INITIAL}")
+    if before == after:
+        click.echo(f"{_shown(url)}: already at the newest revision, {after}; views re-created")
+    else:
+        click.echo(f"{_shown(url)}: migrated from {before or 'nothing'} to revision {after}")
+
+
+@click.group()
+def warehouse() -> None:
+    """Create and migrate the warehouse schema (connectors/migrations)."""
+
+
+@warehouse.command()
+@click.option("--warehouse", "url", help=_WAREHOUSE_HELP)
+def init(url: str | None) -> None:
+    """Create the warehouse's tables at the newest revision, and its views."""
+    _migrate(_url(url))
+
+
+@warehouse.command()
+@click.option("--warehouse", "url", help=_WAREHOUSE_HELP)
+def upgrade(url: str | None) -> None:
+    """Migrate an existing warehouse to the newest revision and re-create its views.
+
+    A warehouse made before migrations existed is adopted first. Everything runs in one
+    transaction: if a step fails, the warehouse is left as it was."""
+    _migrate(_url(url))
+
+
+@warehouse.command()
+@click.option("--warehouse", "url", help=_WAREHOUSE_HELP)
+def current(url: str | None) -> None:
+    """Print the warehouse's revision and the newest one."""
+    from connectors import migrate
+
+    target = _url(url)
+    try:
+        revision = migrate.current(target)
+    except sa.exc.SQLAlchemyError as err:
+        raise click.ClickException(f"cannot read {_shown(target)}: {err}") from None
+    head = migrate.head()
+    click.echo(f"warehouse: {_shown(target)}")
+    click.echo(f"current: {revision or 'none'}")
+    click.echo(f"head: {head}")
+    if revision is None:
+        click.echo("run `padu warehouse init` (or `upgrade`) to create or adopt the schema")
+    elif revision != head:
+        click.echo("run `padu warehouse upgrade` to migrate it")

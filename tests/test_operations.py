@@ -1,0 +1,131 @@
+"""Operating padu day after day: reruns, new snapshots, re-delivered files, transient faults.
+
+Run on both backends (embedded DuckDB and the real PostgreSQL server)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from ops_helpers import content_hashes, next_registry_snapshot
+
+from connectors.synthetic import generate
+from connectors.warehouse import Warehouse
+from pipelines.cli import run_pipeline
+
+PEOPLE = 300
+
+
+def _run(landing, url) -> None:  # type: ignore[no-untyped-def]
+    assert run_pipeline(landing, url, None, echo=lambda _: None)
+
+
+def _query(url: str, sql: str) -> pd.DataFrame:
+    store = Warehouse(url)
+    try:
+        return store.query(sql)
+    finally:
+        store.dispose()
+
+
+@pytest.fixture
+def first_snapshot(tmp_path):
+    landing = tmp_path / "landing"
+    generate(region="6309", people=PEOPLE, seed=31, out=landing)
+    return landing
+
+
+def test_rerun_on_the_same_inputs_gives_identical_tables(first_snapshot, warehouse_url):
+    _run(first_snapshot, warehouse_url)
+    before = content_hashes(warehouse_url)
+    _run(first_snapshot, warehouse_url)
+    assert content_hashes(warehouse_url) == before
+    runs = _query(warehouse_url, "SELECT status, outputs FROM run_audit ORDER BY finished_at")
+    assert list(runs["status"]) == ["success", "success"]
+    # The second run recognised every file: nothing loaded twice.
+    assert '"load_audit": 0' in runs["outputs"].iloc[1]
+    assert len(_query(warehouse_url, "SELECT * FROM load_audit")) == 3
+
+
+def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehouse_url):
+    _run(first_snapshot, warehouse_url)
+    second = tmp_path / "second"
+    shutil.copytree(first_snapshot, second)
+    niks = next_registry_snapshot(first_snapshot, second, warehouse_url)
+    _run(second, warehouse_url)
+
+    audit = _query(warehouse_url, "SELECT source, source_file, current FROM load_audit")
+    assert len(audit) == 4  # the new registry file; KPU and BPS were recognised
+    registry = audit[audit["source"] == "dukcapil"].set_index("source_file")["current"]
+    assert bool(registry["dukcapil_6309_20261102.csv"])
+    assert not bool(registry["dukcapil_6309_20261101.csv"])
+
+    # Both snapshots stay queryable.
+    counts = _query(
+        warehouse_url,
+        "SELECT source_file, count(*) AS n FROM source_record WHERE source = 'dukcapil' "
+        "GROUP BY source_file",
+    ).set_index("source_file")["n"]
+    assert counts["dukcapil_6309_20261101.csv"] == counts["dukcapil_6309_20261102.csv"]
+
+    changes = _query(
+        warehouse_url,
+        "SELECT c.change, c.changed_fields, coalesce(n.nik, o.nik) AS nik "
+        "FROM source_change c "
+        "LEFT JOIN source_record n ON n.source_file = c.source_file "
+        "AND n.source_row = c.source_row "
+        "LEFT JOIN source_record o ON o.source_file = c.previous_file "
+        "AND o.source_row = c.previous_row",
+    )
+    found = {row.change: row.nik for row in changes.itertuples()}
+    assert len(changes) == 3, changes
+    assert found == niks
+    changed = changes[changes["change"] == "changed"].iloc[0]
+    assert set(changed["changed_fields"].split(",")) == {"name_raw", "name_norm"}
+
+    # The renamed resident shows as changed in the resident_change view, by attribute name.
+    events = _query(
+        warehouse_url,
+        "SELECT change, changed_attributes FROM resident_change WHERE change = 'changed'",
+    )
+    assert "display_name" in set(",".join(events["changed_attributes"]).split(","))
+
+
+def test_file_redelivered_under_a_new_name_is_not_loaded_twice(first_snapshot, warehouse_url):
+    _run(first_snapshot, warehouse_url)
+    before = content_hashes(warehouse_url)
+    voters = next(first_snapshot.glob("kpu_dpt_*.csv"))
+    shutil.copy(voters, voters.with_name("kpu_dpt_6309_20261105.csv"))
+    _run(first_snapshot, warehouse_url)
+    assert content_hashes(warehouse_url) == before
+
+
+def test_transient_fault_is_retried(first_snapshot, tmp_path, monkeypatch):
+    """A dropped warehouse connection fails one step once; the retry completes the run."""
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    calls: list[str] = []
+    original = Warehouse.replace_table
+
+    def flaky(self, name, frame):  # type: ignore[no-untyped-def]
+        calls.append(name)
+        if name.startswith("stg_bps_raw") and calls.count(name) == 1:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("connection reset"))
+        return original(self, name, frame)
+
+    monkeypatch.setattr(Warehouse, "replace_table", flaky)
+    _run(first_snapshot, url)
+    assert calls.count("stg_bps_raw_6309") == 2
+
+
+def test_unreadable_file_fails_without_retrying(first_snapshot, tmp_path):
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    voters = next(first_snapshot.glob("kpu_dpt_*.csv"))
+    voters.write_text("this is not the voter list\n")
+    lines: list[str] = []
+    assert not run_pipeline(first_snapshot, url, None, echo=lines.append)
+    assert any("kpu_raw" in line and voters.name in line for line in lines)
+    failed = _query(url, "SELECT status, region, message FROM run_audit")
+    assert list(failed["status"]) == ["failed"] and failed["region"].iloc[0] == "63.09"
+    assert voters.name in failed["message"].iloc[0]
