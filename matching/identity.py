@@ -19,7 +19,7 @@ import hashlib
 
 import pandas as pd
 
-EVENTS = ("new", "merged", "split", "retired")
+EVENTS = ("new", "merged", "split", "retired", "changed")
 
 
 def _fresh(proposed: str, old: str) -> str:
@@ -83,3 +83,38 @@ def carry_ids(current: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.Series,
     ids = current["resident_id"].map(final)
     history = pd.DataFrame(events, columns=["resident_id", "event", "related_id"])
     return ids, history
+
+
+#: The attributes of a resident whose change is worth recording between runs.
+TRACKED = (
+    "display_name", "birth_date", "sex", "kec_code", "desa_code", "domicile_desa_code", "tps",
+    "alive", "nik_pseudonym", "sources",
+)  # fmt: skip
+
+
+def changed_attributes(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """``changed`` events for residents (same ID in both frames) whose tracked attributes
+    differ; ``details`` names the attributes (never their values)."""
+    columns = ["resident_id", *TRACKED]
+    both = current[columns].merge(previous[columns], on="resident_id", suffixes=("", "_before"))
+    differs = {}
+    for column in TRACKED:
+        a, b = both[column], both[f"{column}_before"]
+        if str(a.dtype).startswith("datetime") or str(b.dtype).startswith("datetime"):
+            a, b = pd.to_datetime(a), pd.to_datetime(b)
+        else:
+            a, b = a.astype("string"), b.astype("string")
+        same = (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
+        differs[column] = ~same.to_numpy()
+    flags = pd.DataFrame(differs)
+    changed = flags.any(axis=1).to_numpy()
+    names = pd.Index(TRACKED)
+    details = [",".join(names[row]) for row in flags.to_numpy()[changed]]
+    return pd.DataFrame(
+        {
+            "resident_id": both.loc[changed, "resident_id"].astype("string").to_numpy(),
+            "event": "changed",
+            "related_id": pd.NA,
+            "details": details,
+        }
+    ).astype("string")
