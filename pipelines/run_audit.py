@@ -104,6 +104,8 @@ def record_failure(
     description="Records every failed run in the warehouse's run_audit table.",
 )
 def run_failure_audit(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
+    if context.dagster_run.tags.get("padu/started_by", "").startswith("padu run"):
+        return  # padu run records its own failures
     failures = [e.step_failure_data.error for e in context.get_step_failure_events()]
     message = "; ".join(e.message.strip() for e in failures if e) or context.failure_event.message
     record_failure(warehouse.url, context.dagster_run, context.instance, message or "failed")

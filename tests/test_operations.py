@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -129,3 +130,34 @@ def test_unreadable_file_fails_without_retrying(first_snapshot, tmp_path):
     failed = _query(url, "SELECT status, region, message FROM run_audit")
     assert list(failed["status"]) == ["failed"] and failed["region"].iloc[0] == "63.09"
     assert voters.name in failed["message"].iloc[0]
+
+
+def test_failure_sensor_records_a_failed_scheduled_run(first_snapshot, tmp_path):
+    """A run the daemon launched (here: as the schedule would) that fails is recorded."""
+    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
+    from pipelines.run_audit import run_failure_audit
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    next(first_snapshot.glob("bps_*.csv")).write_bytes(b"")
+    resources = build_resources(landing=str(first_snapshot), warehouse_url=url)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [*ALL_ASSETS, *ALL_CHECKS], resources=resources, instance=instance,
+            partition_key="6309", raise_on_error=False,
+            tags={"dagster/schedule_name": "daily_sync"},
+        )  # fmt: skip
+        assert not result.success
+        logged = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        failure = logged[0].dagster_event
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_audit", dagster_event=failure, dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id), resources=resources,
+        ).for_run_failure()  # fmt: skip
+        run_failure_audit(context)
+    row = _query(url, "SELECT * FROM run_audit").iloc[0]
+    assert (row["status"], row["region"], row["started_by"]) == (
+        "failed",
+        "63.09",
+        "schedule daily_sync",
+    )
+    assert "bps_regsosek_6309_20261101.csv" in row["message"]
