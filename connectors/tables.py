@@ -3,8 +3,9 @@
 Every published table carries ``region`` (the Kemendagri kab/kota code of the run that wrote
 it). A run publishes in one transaction: it replaces its region's current-state tables
 (``REPLACED``) and adds to the history tables (snapshots loaded, their records, changes,
-runs). Staging tables (``stg_*``) are working copies of a run and hold raw identifiers, as does
-``source_record``: they are not for analysts.
+runs). Tables holding raw identifiers live in the ``restricted`` schema: the standardised
+records of every snapshot, the raw lines of quarantined rows, and a run's working tables
+(``restricted.stg_*``). Analysts' roles cannot read that schema (connectors/roles.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sqlalchemy as sa
 from connectors.schema import FIELDS
 
 metadata = sa.MetaData()
+#: The schema of tables holding raw identifiers (NIK, KK, raw lines): engineers only.
+RESTRICTED = "restricted"
 
 resident = sa.Table(
     "resident",
@@ -66,9 +69,21 @@ quarantine = sa.Table(
     sa.Column("source_file", sa.String, primary_key=True),
     sa.Column("source_row", sa.Integer, primary_key=True),
     sa.Column("reason", sa.String, nullable=False),
-    sa.Column("raw_line", sa.String, comment="the row as read; restricted: may hold identifiers"),
     sa.Column("region", sa.String, nullable=False),
     sa.Column("run_id", sa.String, nullable=False),
+    comment="Rows that could not be read as records, with the reason (the raw line is in "
+    "restricted.quarantine_line).",
+)
+
+quarantine_line = sa.Table(
+    "quarantine_line",
+    metadata,
+    sa.Column("source_file", sa.String, primary_key=True),
+    sa.Column("source_row", sa.Integer, primary_key=True),
+    sa.Column("raw_line", sa.String, comment="the row as read; may hold identifiers"),
+    sa.Column("region", sa.String, nullable=False),
+    schema=RESTRICTED,
+    comment="Restricted: the raw text of each quarantined row, for engineers fixing a source.",
 )
 
 load_audit = sa.Table(
@@ -91,6 +106,9 @@ load_audit = sa.Table(
         sa.Boolean,
         nullable=False,
         comment="the file is its source's current snapshot for the region",
+    ),
+    sa.Column(
+        "purged_at", sa.DateTime, comment="when padu purge removed the file's records (retention)"
     ),  # fmt: skip
     comment="Every file ever loaded, kept across snapshots; a file whose checksum is here is "
     "not loaded again.",
@@ -110,6 +128,7 @@ source_record = sa.Table(
     sa.Column("record_key", sa.String, comment="keyed pseudonym of the record"),
     sa.Column("row_hash", sa.BigInteger, nullable=False, comment="hash of the record's content"),
     sa.Column("region", sa.String, nullable=False),
+    schema=RESTRICTED,
     comment="Restricted (raw identifiers): the standardised records of every snapshot loaded; "
     "load_audit.current tells the current one.",
 )  # fmt: skip
@@ -221,11 +240,11 @@ quality_result = sa.Table(
 )
 
 PUBLISHED = (
-    resident, resident_link, quarantine, load_audit, review_queue, resident_history, discrepancy,
-    source_record, source_change, run_audit,
+    resident, resident_link, quarantine, quarantine_line, load_audit, review_queue,
+    resident_history, discrepancy, source_record, source_change, run_audit,
 )  # fmt: skip
 #: Published tables a run replaces its region's rows of; the others keep history and are
 #: added to (rows of a file are written once, when the file is first loaded).
 REPLACED = frozenset({"resident", "resident_link", "review_queue", "discrepancy"})
 #: Tables holding the rows of one loaded file (written when the file is first loaded).
-PER_FILE = ("load_audit", "source_record", "quarantine")
+PER_FILE = ("load_audit", "restricted.source_record", "quarantine", "restricted.quarantine_line")

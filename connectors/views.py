@@ -14,6 +14,8 @@ registered ones (civil registry, else voter list), else where BPS found the pers
 
 from __future__ import annotations
 
+import re
+
 _AGE = """(EXTRACT(YEAR FROM CURRENT_DATE) - EXTRACT(YEAR FROM r.birth_date)
     - CASE WHEN EXTRACT(MONTH FROM CURRENT_DATE) * 100 + EXTRACT(DAY FROM CURRENT_DATE)
              < EXTRACT(MONTH FROM r.birth_date) * 100 + EXTRACT(DAY FROM r.birth_date)
@@ -99,3 +101,5 @@ LEFT JOIN run_audit a ON a.run_id = h.run_id AND a.status = 'success'
 """
 
 VIEWS = (POPULATION_BY_DESA, COVERAGE_BY_KECAMATAN, VOTER_LIST_QUALITY, RESIDENT_CHANGE)
+#: The views' names, in the order of VIEWS.
+VIEW_NAMES = tuple(re.search(r"CREATE OR REPLACE VIEW (\w+)", v).group(1) for v in VIEWS)  # type: ignore[union-attr]

@@ -20,12 +20,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from connectors import roles
 from connectors.migrate import upgrade
 from connectors.tables import PER_FILE, PUBLISHED, REPLACED
 from connectors.views import VIEWS
 
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
-_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NAME = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")  # table or schema.table
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # :name, not a ::cast
 
 
@@ -84,6 +85,8 @@ class Warehouse:
         upgrade(connection)
         for view in VIEWS:
             connection.execute(sa.text(view))
+        if self.backend == "postgresql" and roles.roles_exist(connection):
+            roles.grant(connection)  # tables a migration added get their grants too
 
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.engine).has_table(name)
@@ -94,6 +97,8 @@ class Warehouse:
         """Create (or recreate) a working table holding exactly ``frame``."""
         _check_name(name)
         with self.transaction() as conn:
+            if "." in name:
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}"))
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
             columns = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in frame.dtypes.items())
             conn.execute(sa.text(f"CREATE TABLE {name} ({columns})"))
@@ -132,7 +137,7 @@ class Warehouse:
         On PostgreSQL the region is locked for the transaction, so two publishers of one
         region wait for each other; an embedded DuckDB file admits one writer anyway.
         """
-        known = {t.name for t in PUBLISHED}
+        known = {t.fullname for t in PUBLISHED}
         unknown = set(tables) - known
         if unknown:
             raise ValueError(f"not published tables: {sorted(unknown)}")
@@ -175,7 +180,7 @@ class Warehouse:
         columns = ", ".join(f'"{c}"' for c in frame.columns)
         if self.backend == "duckdb":
             duck = _driver(conn)
-            view = f"incoming_{name}"
+            view = f"incoming_{name.replace('.', '_')}"
             duck.register(view, frame)
             try:
                 duck.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")

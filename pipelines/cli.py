@@ -100,9 +100,14 @@ def run_pipeline(
         kabs = regions_present(scan(landing)[0])
         if not kabs:
             raise click.ClickException(f"no agency extracts found in {landing}")
+    from pipelines.resources import SettingsError
+
     ok = True
-    for kab in kabs:
-        ok = _run_region(landing, warehouse, kab, mapping_dir, echo, reload) and ok
+    try:
+        for kab in kabs:
+            ok = _run_region(landing, warehouse, kab, mapping_dir, echo, reload) and ok
+    except SettingsError as err:
+        raise click.ClickException(str(err)) from None
     return ok
 
 
@@ -347,6 +352,42 @@ def evaluate(truth: Path, warehouse: str | None, region: str | None) -> None:
     click.echo(f"recall:              {result.recall:.4f}")
     click.echo(f"F1:                  {result.f1:.4f}")
     click.echo(f"persons exactly right: {result.exact_share:.2%}")
+
+
+@main.command()
+@click.option(
+    "--source", type=click.Choice(["dukcapil", "kpu", "bps"]), required=True,
+    help="Whose snapshots to purge.",
+)  # fmt: skip
+@click.option("--before", required=True, help="Purge snapshots dated before this day, YYYY-MM-DD.")
+@click.option("--region", help="Kab/kota (63.09); default: every region.")
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+def purge(source: str, before: str, region: str | None, warehouse: str | None) -> None:
+    """Remove superseded snapshots of SOURCE older than BEFORE, and the rows derived from
+    them; the current state is kept. What was removed is recorded in run_audit."""
+    from connectors.reference.regions import UnknownRegionError, kabupaten
+    from connectors.retention import purge as run_purge
+    from connectors.schema import Source
+    from connectors.warehouse import Warehouse, default_url
+
+    try:
+        day = date.fromisoformat(before)
+    except ValueError:
+        raise click.BadParameter(f"{before!r} is not YYYY-MM-DD", param_hint="--before") from None
+    try:
+        code = kabupaten(region).kemendagri_code if region else None
+    except UnknownRegionError as err:
+        raise click.ClickException(str(err)) from None
+    store = Warehouse(warehouse or default_url())
+    try:
+        done = run_purge(store, Source(source), day, code, os.environ.get("USER", "unknown"))
+    finally:
+        store.dispose()
+    click.echo(f"purged {len(done.files)} superseded {source} snapshot(s) dated before {day}")
+    for name in done.files:
+        click.echo(f"  {name}")
+    for table, rows in done.rows.items():
+        click.echo(f"  {table}: {rows:,} rows removed")
 
 
 main.add_command(warehouse)

@@ -1,7 +1,8 @@
 """padu's Dagster definitions: the asset graph, its checks and its resources.
 
 Settings come from environment variables when set (documented in the README), else from the
-demo defaults: ``PADU_LANDING``, ``PADU_WAREHOUSE_URL``,
+demo defaults: ``PADU_MODE`` (``production`` refuses the demo key), ``PADU_LANDING``,
+``PADU_WAREHOUSE_URL``, ``PADU_PSEUDONYM_KEY_FILE``,
 ``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``.
 """
 
@@ -14,7 +15,15 @@ from pipelines.assets.sources import SOURCE_ASSETS
 from pipelines.automation import daily_sync, landing_sensor, sync_job
 from pipelines.checks import row_accounting
 from pipelines.quality import QUALITY_CHECKS
-from pipelines.resources import AuditSettings, LandingFolder, PseudonymKey, WarehouseResource
+from pipelines.resources import (
+    DEMO_PSEUDONYM_KEY,
+    AuditSettings,
+    LandingFolder,
+    PseudonymKey,
+    SettingsError,
+    WarehouseResource,
+    key_problem,
+)
 from pipelines.run_audit import run_failure_audit
 
 
@@ -32,11 +41,22 @@ def build_resources(
     landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v}, reload=reload)
     url = warehouse_url or os.environ.get("PADU_WAREHOUSE_URL")
     warehouse = WarehouseResource(url=url) if url else WarehouseResource()
-    key = (
-        PseudonymKey(key=dg.EnvVar("PADU_PSEUDONYM_KEY"))
-        if os.environ.get("PADU_PSEUDONYM_KEY")
-        else PseudonymKey()
-    )
+    production = os.environ.get("PADU_MODE", "demo") == "production"
+    key_settings: dict[str, object] = {"production": production}
+    if os.environ.get("PADU_PSEUDONYM_KEY_FILE"):
+        key_settings["key_file"] = os.environ["PADU_PSEUDONYM_KEY_FILE"]
+    elif os.environ.get("PADU_PSEUDONYM_KEY"):
+        key_settings["key"] = dg.EnvVar("PADU_PSEUDONYM_KEY")
+    key = PseudonymKey(**key_settings)  # type: ignore[arg-type]
+    if production:
+        # Refuse at once, before anything is read: not only when the linkage asks for it.
+        resolved = PseudonymKey(
+            key=os.environ.get("PADU_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
+            key_file=os.environ.get("PADU_PSEUDONYM_KEY_FILE"),
+        )
+        problem = key_problem(resolved.bytes())
+        if problem:
+            raise SettingsError(f"production mode (PADU_MODE=production): {problem}")
     audit = AuditSettings(
         **{
             k: v

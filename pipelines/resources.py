@@ -15,6 +15,12 @@ from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
 #: The key used when none is configured. Pseudonyms made with it protect nothing.
 DEMO_PSEUDONYM_KEY = "padu-demo-key-not-secret"
 DEFAULT_LANDING = Path("data") / "demo" / "landing"
+#: A production key must be at least this long (HMAC-SHA256: 32 bytes of secret).
+MIN_KEY_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """The settings do not allow a run (e.g. production mode without a key)."""
 
 
 class LandingFolder(dg.ConfigurableResource):
@@ -60,16 +66,50 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class PseudonymKey(dg.ConfigurableResource):
-    """Secret key for the keyed pseudonyms (HMAC-SHA256) of NIK and KK, and resident IDs."""
+    """Secret key for the keyed pseudonyms (HMAC-SHA256) of NIK and KK, and resident IDs.
+
+    The key comes from ``key_file`` (a file holding it) when set, else from ``key``. In
+    production mode the demo key, or a key shorter than 32 bytes, is refused.
+    """
 
     key: str = DEMO_PSEUDONYM_KEY
+    key_file: str | None = None
+    production: bool = False
+
+    def _value(self) -> bytes:
+        if self.key_file:
+            try:
+                return Path(self.key_file).read_bytes().strip()
+            except OSError as err:
+                raise dg.Failure(
+                    f"cannot read the pseudonym key file {self.key_file}: {err.strerror}",
+                    allow_retries=False,
+                ) from None
+        return self.key.encode()
 
     @property
     def is_demo(self) -> bool:
-        return self.key == DEMO_PSEUDONYM_KEY
+        return self._value() == DEMO_PSEUDONYM_KEY.encode()
 
     def bytes(self) -> bytes:
-        return self.key.encode()
+        value = self._value()
+        if self.production:
+            problem = key_problem(value)
+            if problem:
+                raise dg.Failure(f"production mode: {problem}", allow_retries=False)
+        return value
+
+
+def key_problem(value: bytes) -> str | None:
+    """Why ``value`` is not fit to protect real identifiers, or None."""
+    if value == DEMO_PSEUDONYM_KEY.encode():
+        return (
+            "no pseudonym key is configured (the demo key protects nothing); set "
+            "PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY"
+        )
+    if len(value) < MIN_KEY_BYTES:
+        return f"the pseudonym key is shorter than {MIN_KEY_BYTES} bytes"
+    return None
 
 
 class AuditSettings(dg.ConfigurableResource):

@@ -2,14 +2,18 @@
 
 Every asset retries with exponential backoff, but only faults another attempt can mend reach
 the retry policy: ``transient_only`` turns any other error (bad data, a bug) into a failure
-that is not retried, and padu's own failures (``fail``) are never retried.
+that is not retried, and padu's own failures (``fail``) are never retried. Such a failure
+names the error's type and the code that raised it, not the error's message, which may quote
+personal data; rerun the step in a debugger on the restricted data to see more.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -34,7 +38,11 @@ def fail(message: str) -> dg.Failure:
 
 
 def _permanent(err: Exception) -> dg.Failure:
-    return fail(f"{type(err).__name__} (not a transient fault; not retried)")
+    """A failure naming the error's type and where it was raised, but not its message: a
+    driver's or library's message can quote the data (an identifier) it choked on."""
+    frames = traceback.extract_tb(err.__traceback__)[-3:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    return fail(f"{type(err).__name__} at {where} (not a transient fault; not retried)")
 
 
 def transient_only(function: F) -> F:
@@ -48,7 +56,7 @@ def transient_only(function: F) -> F:
             except _PASSED_ON:
                 raise
             except Exception as err:
-                raise _permanent(err) from err
+                raise _permanent(err) from None
 
         return generator  # type: ignore[return-value]
 
@@ -59,6 +67,6 @@ def transient_only(function: F) -> F:
         except _PASSED_ON:
             raise
         except Exception as err:
-            raise _permanent(err) from err
+            raise _permanent(err) from None
 
     return plain  # type: ignore[return-value]

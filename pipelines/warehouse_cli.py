@@ -24,9 +24,10 @@ def _shown(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
-def _migrate(url: str) -> None:
-    """Upgrade the schema to the newest revision and re-create the views, in one transaction."""
-    from connectors import migrate
+def _migrate(url: str, with_roles: bool = False) -> None:
+    """Upgrade the schema to the newest revision and re-create the views, in one transaction;
+    on PostgreSQL, with ``with_roles``, create the padu roles and grant them."""
+    from connectors import migrate, roles
     from connectors.warehouse import Warehouse
 
     try:
@@ -38,8 +39,10 @@ def _migrate(url: str) -> None:
             before = migrate.current(connection)
             adopted = migrate.adopt(connection)
             store.create_tables(connection)  # migrations, then the views
+            if with_roles and store.backend == "postgresql":
+                roles.create_roles(connection)
             after = migrate.current(connection)
-    except (migrate.MigrationError, CommandError, sa.exc.SQLAlchemyError) as err:
+    except (migrate.MigrationError, roles.RoleError, CommandError, sa.exc.SQLAlchemyError) as err:
         raise click.ClickException(f"{_shown(url)} is unchanged: {err}") from None
     finally:
         store.dispose()
@@ -58,9 +61,16 @@ def warehouse() -> None:
 
 @warehouse.command()
 @click.option("--warehouse", "url", help=_WAREHOUSE_HELP)
-def init(url: str | None) -> None:
-    """Create the warehouse's tables at the newest revision, and its views."""
-    _migrate(_url(url))
+@click.option(
+    "--roles/--no-roles", "with_roles", default=True, show_default=True,
+    help="On PostgreSQL: create the statistician, auditor and engineer roles and grant them.",
+)  # fmt: skip
+def init(url: str | None, with_roles: bool) -> None:
+    """Create the warehouse's tables at the newest revision, and its views; on PostgreSQL,
+    the padu_statistician, padu_auditor and padu_engineer roles (connectors/roles.py)."""
+    _migrate(_url(url), with_roles)
+    if with_roles and _url(url).startswith("postgresql"):
+        click.echo("roles: padu_statistician, padu_auditor, padu_engineer (grant them to users)")
 
 
 @warehouse.command()

@@ -24,11 +24,11 @@ def content_hashes(url: str) -> dict[str, str]:
         for table in PUBLISHED:
             if table.name in RUN_LOGS:
                 continue
-            frame = store.read_table(table.name)
+            frame = store.read_table(table.fullname)
             frame = frame[[c for c in frame.columns if c not in RUN_COLUMNS]]
             text = frame.astype("string").fillna("<null>")
             text = text.sort_values(list(text.columns)).to_csv(index=False)
-            hashes[table.name] = hashlib.sha256(text.encode()).hexdigest()
+            hashes[table.fullname] = hashlib.sha256(text.encode()).hexdigest()
         return hashes
     finally:
         store.dispose()
@@ -40,7 +40,7 @@ def next_registry_snapshot(landing: Path, target: Path, url: str) -> dict[str, s
     store = Warehouse(url)
     try:
         rows = store.query(
-            "SELECT source_row, nik FROM source_record WHERE source = 'dukcapil' "
+            "SELECT source_row, nik FROM restricted.source_record WHERE source = 'dukcapil' "
             "AND nik IS NOT NULL AND birth_date IS NOT NULL ORDER BY source_row LIMIT 3"
         )
     finally:

@@ -20,7 +20,7 @@ def test_asset_graph():
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
                               "load_audit", "review_queue", "resident_history",
                               "discrepancy", "source_record", "source_change",
-                              "run_audit"}  # fmt: skip
+                              "run_audit", "quarantine_line"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}

@@ -83,7 +83,7 @@ def test_killed_runs_leave_the_last_good_state(tmp_path, two_warehouses):
     second = tmp_path / "second"
     shutil.copytree(first, second)
     next_registry_snapshot(first, second, url)
-    for table in ("stg_dukcapil_raw_6309", "resident_link"):  # mid-load, mid-publish
+    for table in ("restricted.stg_dukcapil_raw_6309", "resident_link"):  # mid-load, mid-publish
         _kill_inside(table, second, url, tmp_path)
         assert content_hashes(url) == good, f"killed inside {table}: the published state changed"
 

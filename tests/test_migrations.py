@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy.pool import NullPool
 
 from connectors import migrate
-from connectors.tables import metadata
+from connectors.tables import RESTRICTED, metadata
 from connectors.views import VIEWS
 from pipelines.warehouse_cli import warehouse
 
@@ -37,8 +37,16 @@ def engine(url) -> Iterator[sa.Engine]:
 
 
 def _tables(engine: sa.Engine) -> set[str]:
+    """Tables of the default and the restricted schema, restricted ones qualified."""
     with engine.connect() as conn:
-        return set(sa.inspect(conn).get_table_names())
+        rows = conn.execute(
+            sa.text(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_type = 'BASE TABLE' AND table_schema IN ('main', 'public', :r)"
+            ),
+            {"r": RESTRICTED},
+        )
+        return {f"{s}.{t}" if s == RESTRICTED else t for s, t in rows}
 
 
 def _make_pre_migration_warehouse(engine: sa.Engine, drop: tuple[str, ...] = ()) -> None:
@@ -63,18 +71,22 @@ def _make_pre_migration_warehouse(engine: sa.Engine, drop: tuple[str, ...] = ())
 # -- the schema the migrations make is the declared one --------------------------------------
 
 
+_SCHEMAS = f"('main', '{RESTRICTED}')"
+
+
 def _duckdb_catalog(conn: sa.Connection) -> dict[str, list[tuple]]:
     """DuckDB's own description of the tables: columns (type, nullability, comment), table
     comments, constraints and indexes, without Alembic's version table."""
     queries = {
-        "columns": "SELECT table_name, column_name, data_type, is_nullable, comment "
-        "FROM duckdb_columns() WHERE schema_name = 'main' "
+        "columns": "SELECT table_name, schema_name, column_name, data_type, is_nullable, "
+        f"comment FROM duckdb_columns() WHERE schema_name IN {_SCHEMAS} "
         "AND table_name IN (SELECT table_name FROM duckdb_tables())",
-        "tables": "SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main'",
-        "constraints": "SELECT table_name, constraint_type, constraint_column_names "
-        "FROM duckdb_constraints() WHERE schema_name = 'main'",
-        "indexes": "SELECT table_name, index_name, is_unique, expressions "
-        "FROM duckdb_indexes() WHERE schema_name = 'main'",
+        "tables": "SELECT table_name, schema_name, comment FROM duckdb_tables() "
+        f"WHERE schema_name IN {_SCHEMAS}",
+        "constraints": "SELECT table_name, schema_name, constraint_type, "
+        f"constraint_column_names FROM duckdb_constraints() WHERE schema_name IN {_SCHEMAS}",
+        "indexes": "SELECT table_name, schema_name, index_name, is_unique, expressions "
+        f"FROM duckdb_indexes() WHERE schema_name IN {_SCHEMAS}",
     }
     catalog = {}
     for part, sql in queries.items():
@@ -90,7 +102,8 @@ def _schema_differences(engine: sa.Engine, tmp_path: Path) -> list:
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             # Alembic's comparison finds no reflection noise on PostgreSQL: nothing is ignored.
-            return compare_metadata(MigrationContext.configure(conn), metadata)
+            context = MigrationContext.configure(conn, opts={"include_schemas": True})
+            return compare_metadata(context, metadata)
         # SQLAlchemy's reflection of DuckDB fails (duckdb_engine queries pg_catalog tables
         # and the REGCLASS type DuckDB lacks, and reflects no indexes), so Alembic cannot
         # compare there. Instead, DuckDB's catalog of the migrated warehouse must equal the
@@ -99,6 +112,7 @@ def _schema_differences(engine: sa.Engine, tmp_path: Path) -> list:
     reference = sa.create_engine(f"duckdb:///{tmp_path / 'declared.duckdb'}", poolclass=NullPool)
     try:
         with reference.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {RESTRICTED}"))
             metadata.create_all(conn)
             declared = _duckdb_catalog(conn)
     finally:
@@ -114,7 +128,7 @@ def test_upgrade_from_empty_makes_the_declared_schema(url, engine, tmp_path):
     assert migrate.current(url) is None
     migrate.upgrade(url)
     assert migrate.current(url) == migrate.head()
-    assert _tables(engine) == {t.name for t in metadata.sorted_tables} | {"alembic_version"}
+    assert _tables(engine) == {t.fullname for t in metadata.sorted_tables} | {"alembic_version"}
     assert _schema_differences(engine, tmp_path) == []
 
 

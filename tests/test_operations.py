@@ -66,7 +66,7 @@ def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehou
     # Both snapshots stay queryable.
     counts = _query(
         warehouse_url,
-        "SELECT source_file, count(*) AS n FROM source_record WHERE source = 'dukcapil' "
+        "SELECT source_file, count(*) AS n FROM restricted.source_record WHERE source = 'dukcapil' "
         "GROUP BY source_file",
     ).set_index("source_file")["n"]
     assert counts["dukcapil_6309_20261101.csv"] == counts["dukcapil_6309_20261102.csv"]
@@ -75,9 +75,9 @@ def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehou
         warehouse_url,
         "SELECT c.change, c.changed_fields, coalesce(n.nik, o.nik) AS nik "
         "FROM source_change c "
-        "LEFT JOIN source_record n ON n.source_file = c.source_file "
+        "LEFT JOIN restricted.source_record n ON n.source_file = c.source_file "
         "AND n.source_row = c.source_row "
-        "LEFT JOIN source_record o ON o.source_file = c.previous_file "
+        "LEFT JOIN restricted.source_record o ON o.source_file = c.previous_file "
         "AND o.source_row = c.previous_row",
     )
     found = {row.change: row.nik for row in changes.itertuples()}
@@ -111,13 +111,13 @@ def test_transient_fault_is_retried(first_snapshot, tmp_path, monkeypatch):
 
     def flaky(self, name, frame):  # type: ignore[no-untyped-def]
         calls.append(name)
-        if name.startswith("stg_bps_raw") and calls.count(name) == 1:
+        if name == "restricted.stg_bps_raw_6309" and calls.count(name) == 1:
             raise sa.exc.OperationalError("INSERT", {}, Exception("connection reset"))
         return original(self, name, frame)
 
     monkeypatch.setattr(Warehouse, "replace_table", flaky)
     _run(first_snapshot, url)
-    assert calls.count("stg_bps_raw_6309") == 2
+    assert calls.count("restricted.stg_bps_raw_6309") == 2
 
 
 def test_unreadable_file_fails_without_retrying(first_snapshot, tmp_path):
@@ -161,3 +161,48 @@ def test_failure_sensor_records_a_failed_scheduled_run(first_snapshot, tmp_path)
         "schedule daily_sync",
     )
     assert "bps_regsosek_6309_20261101.csv" in row["message"]
+
+
+def _purge(url: str, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    result = CliRunner().invoke(main, ["purge", "--warehouse", url, *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_purge_removes_superseded_snapshots_only(first_snapshot, tmp_path, warehouse_url):
+    _run(first_snapshot, warehouse_url)
+    second = tmp_path / "second"
+    shutil.copytree(first_snapshot, second)
+    next_registry_snapshot(first_snapshot, second, warehouse_url)
+    (second / "dukcapil_6309_20261101.csv").unlink()
+    _run(second, warehouse_url)
+    current = {k: v for k, v in content_hashes(warehouse_url).items() if "source_record" not in k
+               and k not in ("load_audit", "source_change", "quarantine",
+                             "restricted.quarantine_line")}  # fmt: skip
+
+    # Far in the future: still only the superseded registry snapshot goes.
+    output = _purge(warehouse_url, "--source", "dukcapil", "--before", "2030-01-01")
+    assert "dukcapil_6309_20261101.csv" in output and "purged 1 " in output
+    files = _query(warehouse_url, "SELECT DISTINCT source_file FROM restricted.source_record")[
+        "source_file"
+    ]
+    assert "dukcapil_6309_20261101.csv" not in set(files)
+    assert "dukcapil_6309_20261102.csv" in set(files) and len(files) == 3
+    audit = _query(warehouse_url, "SELECT source_file, purged_at FROM load_audit")
+    purged = audit.set_index("source_file")["purged_at"]
+    assert purged.notna().sum() == 1 and pd.notna(purged["dukcapil_6309_20261101.csv"])
+    # The changes that made the current snapshot stay (names and rows, no personal data).
+    changes = _query(warehouse_url, "SELECT change, source_file FROM source_change")
+    assert sorted(changes["change"]) == ["added", "changed", "removed"]
+    after = content_hashes(warehouse_url)
+    assert all(after[k] == v for k, v in current.items())  # the current state is intact
+    logged = _query(warehouse_url, "SELECT started_by, outputs FROM run_audit "
+                    "WHERE started_by LIKE 'padu purge%'")  # fmt: skip
+    assert len(logged) == 1 and '"files": 1' in logged["outputs"].iloc[0]
+    assert "purged 0 " in _purge(warehouse_url, "--source", "dukcapil", "--before", "2030-01-01")
+    # The next run still works, and a purged file delivered again is read again.
+    _run(second, warehouse_url)

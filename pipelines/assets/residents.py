@@ -13,6 +13,7 @@ from connectors.tables import (
     discrepancy,
     load_audit,
     quarantine,
+    quarantine_line,
     resident,
     resident_history,
     resident_link,
@@ -152,7 +153,7 @@ def _stage_snapshots(
             continue
         previous = store.query(
             f"SELECT source_file, source_row, record_key, row_hash, {', '.join(CONTENT)} "
-            "FROM source_record WHERE source_file = :f AND region = :r",
+            f"FROM {source_record.fullname} WHERE source_file = :f AND region = :r",
             {"f": before, "r": kab.kemendagri_code},
         )
         diff = diff_snapshots(previous, mine).assign(source=source.value)
@@ -241,12 +242,13 @@ def _load_audit(files: pd.DataFrame, links: pd.DataFrame, run_id: str) -> pd.Dat
             "loaded_at": pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s"),
             "run_id": run_id,
             "current": True,
+            "purged_at": pd.Series(pd.NaT, index=new.index, dtype="datetime64[ns]"),
         }
     )
 
 
 def _quarantined(store: Warehouse, kab: Kabupaten, files: pd.DataFrame) -> pd.DataFrame:
-    """Quarantine rows of the files this run loaded."""
+    """Quarantine rows of the files this run loaded, with their raw lines."""
     frames = []
     for row in files[files["new_load"].astype(bool)].itertuples():
         raw = store.read_table(staging.raw_table(Source(row.source), kab))
@@ -269,7 +271,7 @@ def _quarantined(store: Warehouse, kab: Kabupaten, files: pd.DataFrame) -> pd.Da
 #: The tables ``published_tables`` writes, each an asset described by its table comment.
 _PUBLISHED_ASSETS = (
     resident, resident_link, quarantine, review_queue, resident_history, discrepancy,
-    load_audit, source_record, source_change, run_audit,
+    load_audit, source_record, quarantine_line, source_change, run_audit,
 )  # fmt: skip
 
 
@@ -319,14 +321,17 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         resident.name: _with_run(residents, region, run_id, resident),
         resident_link.name: _with_run(links, region, run_id, resident_link),
         quarantine.name: _with_run(quarantine_rows, region, run_id, quarantine),
+        quarantine_line.fullname: quarantine_rows.assign(region=region)[
+            [c.name for c in quarantine_line.columns]
+        ],
         load_audit.name: _load_audit(files, links, run_id)[[c.name for c in load_audit.columns]],
         review_queue.name: _with_run(review, region, run_id, review_queue),
         resident_history.name: _with_run(history, region, run_id, resident_history),
         discrepancy.name: _with_run(findings, region, run_id, discrepancy),
-        source_record.name: records[[c.name for c in source_record.columns]],
+        source_record.fullname: records[[c.name for c in source_record.columns]],
         source_change.name: _with_run(changes, region, run_id, source_change),
     }
-    counts = {name: len(frame) for name, frame in tables.items()}
+    counts = {name.split(".")[-1]: len(frame) for name, frame in tables.items()}
     tables[run_audit.name] = run_row(context, region, "success", files, counts, finished=now)
     store.publish(region, tables, new_files=new_files, current_files=files["source_file"].tolist())
     context.log.info(

@@ -1,7 +1,7 @@
 """Per-source assets: the raw extract (every row kept or quarantined), then standardised records.
 
 A file whose checksum the warehouse has already loaded for the region is not read again: its
-standardised records are taken from ``source_record`` (``reload`` on the landing resource
+standardised records are taken from ``restricted.source_record`` (``reload`` on the landing resource
 forces a re-read, e.g. after a column-mapping change).
 """
 
@@ -13,6 +13,7 @@ import pandas as pd
 from connectors.agencies import FORMATS
 from connectors.extract import TEXT, ExtractError, RawExtract, checksum_of
 from connectors.schema import COLUMNS, Source, conform
+from connectors.tables import RESTRICTED
 from connectors.warehouse import Warehouse
 from pipelines.assets import staging
 from pipelines.partitions import regions, run_region
@@ -23,11 +24,12 @@ GROUP = "sources"
 
 
 def _loaded_earlier(store: Warehouse, region: str, source: Source, checksum: str) -> pd.DataFrame:
-    """The load_audit row of a file of this source and region with the same content."""
+    """The load_audit row of a file of this source and region with the same content (whose
+    records were not purged since)."""
     store.create_tables()
     return store.query(
         "SELECT * FROM load_audit WHERE region = :r AND source = :s AND checksum = :c "
-        "ORDER BY loaded_at DESC LIMIT 1",
+        "AND purged_at IS NULL ORDER BY loaded_at DESC LIMIT 1",
         {"r": region, "s": source.value, "c": checksum},
     )
 
@@ -164,7 +166,8 @@ def _records_asset(source: Source) -> dg.AssetsDefinition:
             columns = ", ".join(COLUMNS)
             records = conform(
                 store.query(
-                    f"SELECT {columns} FROM source_record WHERE source_file = :f AND region = :r "
+                    f"SELECT {columns} FROM {RESTRICTED}.source_record "
+                    "WHERE source_file = :f AND region = :r "
                     "ORDER BY source_row",
                     {"f": info["source_file"], "r": kab.kemendagri_code},
                 )

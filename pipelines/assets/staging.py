@@ -1,4 +1,4 @@
-"""Names of a run's working tables. They hold raw identifiers: engineers only."""
+"""Names of a run's working tables, in the restricted schema: they hold raw identifiers."""
 
 from __future__ import annotations
 
@@ -6,47 +6,48 @@ import pandas as pd
 
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source, conform
+from connectors.tables import RESTRICTED
 from connectors.warehouse import Warehouse
 
 
 def raw_table(source: Source, kab: Kabupaten) -> str:
-    return f"stg_{source.value}_raw_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_{source.value}_raw_{kab.compact_code}"
 
 
 def file_table(source: Source, kab: Kabupaten) -> str:
-    return f"stg_{source.value}_file_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_{source.value}_file_{kab.compact_code}"
 
 
 def records_table(source: Source, kab: Kabupaten) -> str:
-    return f"stg_{source.value}_records_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_{source.value}_records_{kab.compact_code}"
 
 
 def links_table(kab: Kabupaten) -> str:
-    return f"stg_links_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_links_{kab.compact_code}"
 
 
 def residents_table(kab: Kabupaten) -> str:
-    return f"stg_residents_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_residents_{kab.compact_code}"
 
 
 def review_table(kab: Kabupaten) -> str:
-    return f"stg_review_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_review_{kab.compact_code}"
 
 
 def history_table(kab: Kabupaten) -> str:
-    return f"stg_history_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_history_{kab.compact_code}"
 
 
 def discrepancy_table(kab: Kabupaten) -> str:
-    return f"stg_discrepancy_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_discrepancy_{kab.compact_code}"
 
 
 def changes_table(kab: Kabupaten) -> str:
-    return f"stg_source_change_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_source_change_{kab.compact_code}"
 
 
 def source_records_table(kab: Kabupaten) -> str:
-    return f"stg_source_record_{kab.compact_code}"
+    return f"{RESTRICTED}.stg_source_record_{kab.compact_code}"
 
 
 def read_records(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:

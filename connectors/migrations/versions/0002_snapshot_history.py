@@ -1,9 +1,10 @@
-"""Snapshot history, source changes, run audit.
+"""Snapshot history, source changes, run audit, and the restricted schema.
 
 load_audit keeps every file loaded (``current`` marks each source's current snapshot; the
-rows already there were the current files). source_record keeps the standardised records of
-every snapshot, source_change what changed between snapshots, run_audit every run;
-resident_history gains the attributes of a ``changed`` event.
+rows already there were the current files). restricted.source_record keeps the standardised
+records of every snapshot, source_change what changed between snapshots, run_audit every run;
+resident_history gains the attributes of a ``changed`` event. Quarantined rows' raw text,
+which may hold identifiers, moves from quarantine.raw_line to restricted.quarantine_line.
 
 Revision ID: 0002
 Revises: 0001
@@ -23,6 +24,11 @@ _LOAD_AUDIT_COMMENT = (
     "loaded again."
 )
 
+_QUARANTINE_COMMENT = (
+    "Rows that could not be read as records, with the reason (the raw line is in "
+    "restricted.quarantine_line)."
+)
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -30,6 +36,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.execute("CREATE SCHEMA IF NOT EXISTS restricted")
     op.create_table(
         "run_audit",
         sa.Column("run_id", sa.String(), nullable=False),
@@ -200,8 +207,27 @@ def upgrade() -> None:
         ),
         sa.Column("region", sa.String(), nullable=False),
         sa.PrimaryKeyConstraint("source_file", "source_row"),
+        schema="restricted",
         comment=_SOURCE_RECORD_COMMENT,
     )
+    op.create_table(
+        "quarantine_line",
+        sa.Column("source_file", sa.String(), nullable=False),
+        sa.Column("source_row", sa.Integer(), nullable=False),
+        sa.Column(
+            "raw_line", sa.String(), nullable=True, comment="the row as read; may hold identifiers"
+        ),
+        sa.Column("region", sa.String(), nullable=False),
+        sa.PrimaryKeyConstraint("source_file", "source_row"),
+        schema="restricted",
+        comment="Restricted: the raw text of each quarantined row, for engineers fixing a source.",
+    )
+    op.execute(
+        "INSERT INTO restricted.quarantine_line (source_file, source_row, raw_line, region) "
+        "SELECT source_file, source_row, raw_line, region FROM quarantine"
+    )
+    _drop_quarantine_raw_line()
+    op.create_table_comment("quarantine", _QUARANTINE_COMMENT, existing_comment=None)
     op.add_column(
         "load_audit",
         sa.Column(
@@ -210,6 +236,15 @@ def upgrade() -> None:
             nullable=False,
             server_default=sa.true(),
             comment="the file is its source's current snapshot for the region",
+        ),
+    )
+    op.add_column(
+        "load_audit",
+        sa.Column(
+            "purged_at",
+            sa.DateTime(),
+            nullable=True,
+            comment="when padu purge removed the file's records (retention)",
         ),
     )
     op.alter_column(
@@ -271,8 +306,29 @@ def downgrade() -> None:
         existing_comment="the run that loaded the file",
         existing_nullable=False,
     )
+    op.drop_column("load_audit", "purged_at")
     op.drop_column("load_audit", "current")
-    op.drop_table("source_record")
+    op.drop_table_comment("quarantine", existing_comment=_QUARANTINE_COMMENT)
+    op.add_column(
+        "quarantine",
+        sa.Column(
+            "raw_line",
+            sa.String(),
+            nullable=True,
+            comment="the row as read; restricted: may hold identifiers",
+        ),
+    )
+    op.execute(
+        "UPDATE quarantine SET raw_line = (SELECT l.raw_line FROM restricted.quarantine_line l "
+        "WHERE l.source_file = quarantine.source_file AND l.source_row = quarantine.source_row)"
+    )
+    op.drop_table("quarantine_line", schema="restricted")
+    op.drop_table("source_record", schema="restricted")
+    op.execute("DROP SCHEMA IF EXISTS restricted")
     op.drop_table("source_change")
     op.drop_index(op.f("ix_run_audit_run_id"), table_name="run_audit")
     op.drop_table("run_audit")
+
+
+def _drop_quarantine_raw_line() -> None:
+    op.drop_column("quarantine", "raw_line")

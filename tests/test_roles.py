@@ -1,0 +1,100 @@
+"""Warehouse roles on the real PostgreSQL server: statisticians read views and pseudonymised
+tables only, auditors read more but write nothing, nobody but engineers reads raw identifiers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from sqlalchemy.pool import NullPool
+
+from pipelines.cli import main
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def initialised(postgres_url) -> str:
+    result = CliRunner().invoke(main, ["warehouse", "init", "--warehouse", postgres_url])
+    assert result.exit_code == 0, result.output
+    engine = sa.create_engine(postgres_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO resident (resident_id, region, in_dukcapil, in_kpu, in_bps, sources, "
+                "source_rows, run_id) VALUES ('R1', '63.09', TRUE, FALSE, FALSE, 'dukcapil', 1, "
+                "'run-0')"
+            )
+        )
+    engine.dispose()
+    return postgres_url
+
+
+@pytest.fixture
+def connect_as(initialised) -> Iterator:
+    """A function opening a connection as a new login user who is a member of a padu role."""
+    admin = sa.create_engine(initialised, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+    engines: list[sa.Engine] = []
+
+    def connect(role: str) -> sa.Engine:
+        user = f"padu_test_{role.split('_')[1]}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE ROLE {user} LOGIN IN ROLE {role}"))
+        made.append(user)
+        url = sa.engine.make_url(initialised).set(username=user)
+        engines.append(sa.create_engine(url, poolclass=NullPool))
+        return engines[-1]
+
+    yield connect
+    for engine in engines:
+        engine.dispose()
+    with admin.connect() as conn:
+        for user in made:
+            conn.execute(sa.text(f"DROP ROLE {user}"))
+    admin.dispose()
+
+
+def _can(engine: sa.Engine, sql: str) -> bool:
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql))
+        return True
+    except sa.exc.ProgrammingError as err:
+        assert "permission denied" in str(err)
+        return False
+
+
+def test_statistician_reads_views_and_pseudonymised_tables_only(connect_as):
+    statistician = connect_as("padu_statistician")
+    for readable in ("v_population_by_desa", "v_coverage_by_kecamatan",
+                     "v_voter_list_quality_by_kecamatan", "resident_change", "resident",
+                     "resident_history"):  # fmt: skip
+        assert _can(statistician, f"SELECT * FROM {readable}"), readable
+    for restricted in ("restricted.source_record", "restricted.quarantine_line",
+                       "resident_link", "discrepancy", "quarantine", "load_audit"):  # fmt: skip
+        assert not _can(statistician, f"SELECT * FROM {restricted}"), restricted
+
+
+def test_auditor_reads_lineage_but_cannot_write_or_see_raw_identifiers(connect_as):
+    auditor = connect_as("padu_auditor")
+    for readable in ("discrepancy", "resident_link", "quarantine", "load_audit", "run_audit",
+                     "source_change", "resident", "v_population_by_desa"):  # fmt: skip
+        assert _can(auditor, f"SELECT * FROM {readable}"), readable
+    assert not _can(auditor, "SELECT * FROM restricted.source_record")
+    assert not _can(auditor, "DELETE FROM resident")
+    assert not _can(auditor, "UPDATE discrepancy SET details = 'x'")
+    assert not _can(
+        auditor,
+        "INSERT INTO review_decision (left_key, right_key, decision, decided_by, decided_at) "
+        "VALUES ('a', 'b', 'match', 'x', now())",
+    )
+
+
+def test_engineer_reads_the_restricted_schema(connect_as):
+    engineer = connect_as("padu_engineer")
+    assert _can(engineer, "SELECT * FROM restricted.source_record")
+    assert _can(engineer, "DELETE FROM resident WHERE resident_id = 'none'")
