@@ -11,6 +11,7 @@ spanning lines is one row). Blank lines at the end of a file are not rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -23,6 +24,20 @@ import pandas as pd
 from connectors.mapping import ColumnMapping, MappingError
 
 TEXT = "string[pyarrow]"
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+BLOCK = 1 << 20  # files are read in blocks of 1 MiB, never whole
+#: Bytes Windows-1252 does not define: a file holding one is Latin-1.
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+#: Longer fields are not registry values (a runaway quote, garbage): the row is quarantined.
+MAX_FIELD = 10_000
+#: Quarantined raw lines are kept up to this many characters.
+MAX_RAW_LINE = 10_000
+#: Rows are gathered into Arrow-backed frames this many at a time.
+BATCH = 200_000
+
+# The csv module refuses fields over 128 KiB by raising; padu reads them and quarantines
+# the row instead (MAX_FIELD), so the limit is lifted.
+csv.field_size_limit(1 << 30)
 
 #: Columns every raw frame carries besides the agency's fields.
 ROW_COLUMNS = ("source_row", "quarantine_reason", "raw_line")
@@ -30,6 +45,10 @@ ROW_COLUMNS = ("source_row", "quarantine_reason", "raw_line")
 
 class ExtractError(Exception):
     """A file that cannot be read at all (no header, required columns missing)."""
+
+
+class FileChangedError(ExtractError):
+    """The file changed while it was read: reading it again later may succeed."""
 
 
 @dataclass
@@ -65,29 +84,61 @@ def checksum_of(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode an extract: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+@dataclass(frozen=True)
+class _Scan:
+    checksum: str
+    encoding: str
+    blank: bool  # nothing but white space
 
-    Windows-1252 and Latin-1 are what Excel on Windows writes; Latin-1 never fails, so a
-    binary file decodes too and its rows are quarantined by content checks instead.
-    """
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+
+def _scan(path: Path) -> _Scan:
+    """One pass over the file in blocks: its sha256, the first encoding of ``ENCODINGS`` that
+    decodes all of it, and whether it holds anything but white space."""
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+    utf8_ok, cp1252_ok, blank = True, True, True
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+            if utf8_ok:
+                try:
+                    utf8.decode(block)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            if cp1252_ok and any(byte in block for byte in _CP1252_UNDEFINED):
+                cp1252_ok = False
+            blank = blank and not block.strip()
+    if utf8_ok:
         try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:  # the file ends inside a character
+            utf8_ok = False
+    encoding = "utf-8-sig" if utf8_ok else "cp1252" if cp1252_ok else "latin-1"
+    return _Scan(digest.hexdigest(), encoding, blank)
 
 
-def _lines(text: str) -> list[str]:
-    # Stray carriage returns (CRLF files, CR CR LF from double conversion) carry no data.
-    lines = text.replace("\r", "").split("\n")
-    while lines and lines[-1].strip() == "":
-        lines.pop()
-    return lines
+def _stream_lines(path: Path, encoding: str) -> Iterator[str]:
+    """The file's lines, read in blocks. Stray carriage returns (CRLF files, CR CR LF from
+    double conversion) carry no data; blank lines at the end of the file are not lines."""
+    blanks: list[str] = []
+    rest = ""
+    with path.open("r", encoding=encoding, newline="") as handle:
+        while block := handle.read(BLOCK):
+            lines = (rest + block.replace("\r", "")).split("\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.strip():
+                    yield from blanks
+                    blanks.clear()
+                    yield line
+                else:
+                    blanks.append(line)
+    if rest.strip():
+        yield from blanks
+        yield rest
 
 
-def _records(lines: list[str], delimiter: str, quoted: bool) -> Iterator[tuple[list[str], str]]:
+def _records(lines: Iterable[str], delimiter: str, quoted: bool) -> Iterator[tuple[list[str], str]]:
     """Yield (fields, raw text) for each record after the header line."""
     consumed: list[str] = []
 
@@ -116,22 +167,31 @@ def read_delimited(
     Raises ``ExtractError`` when the file has no header or lacks a required column; every
     other problem is a quarantined row or a file issue.
     """
-    data = path.read_bytes()
-    checksum = file_checksum(data)
-    if not data.strip():
-        return _empty(path, checksum, "utf-8", mapping, "empty file: no header and no rows")
-    text, encoding = decode(data)
-    lines = _lines(text)
-    records = _records(lines, delimiter, quoted)
+    before = _stamp(path)
+    scan = _scan(path)
+    if scan.blank:
+        return _empty(path, scan.checksum, "utf-8", mapping, "empty file: no header and no rows")
+    records = _records(_stream_lines(path, scan.encoding), delimiter, quoted)
     try:
         header, _ = next(records)
-    except StopIteration:  # pragma: no cover - guarded by the empty check above
-        return _empty(path, checksum, encoding, mapping, "empty file: no header and no rows")
+    except StopIteration:  # pragma: no cover - guarded by the blank check above
+        return _empty(path, scan.checksum, scan.encoding, mapping, "empty file")
     try:
         positions = mapping.resolve(header)
     except MappingError as err:
         raise ExtractError(f"{path.name}: header row: {err}") from None
-    return _split_rows(path, checksum, encoding, mapping, header, positions, records)
+    extract = _split_rows(path, scan.checksum, scan.encoding, mapping, header, positions, records)
+    if _stamp(path) != before:
+        raise FileChangedError(
+            f"{path.name}: the file changed while it was read (still being delivered?); "
+            "nothing was loaded from it"
+        )
+    return extract
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def read_rows(
@@ -166,6 +226,16 @@ def _empty(
     return RawExtract(path, checksum, encoding, rows, [issue])
 
 
+def _batch(good: list[list[str]], numbers: list[int], names: list[str]) -> pd.DataFrame:
+    """Readable rows as a frame of Arrow-backed strings (compact: the per-column work that
+    follows runs in Arrow, and a large file does not live as Python strings)."""
+    kept = pd.DataFrame(good, columns=names, dtype=TEXT)
+    kept.insert(0, "source_row", pd.array(numbers, dtype="int64"))
+    kept.insert(1, "quarantine_reason", pd.Series(pd.NA, index=kept.index, dtype="string"))
+    kept.insert(2, "raw_line", pd.Series(pd.NA, index=kept.index, dtype="string"))
+    return kept
+
+
 def _split_rows(
     path: Path,
     checksum: str,
@@ -176,12 +246,14 @@ def _split_rows(
     records: Iterable[tuple[list[str], str]],
 ) -> RawExtract:
     width = len(header)
+    wanted = list(positions.values())
+    names = list(positions)
+    batches: list[pd.DataFrame] = []
     good: list[list[str]] = []
     good_rows: list[int] = []
     bad_rows: list[int] = []
     bad_reasons: list[str] = []
     bad_raw: list[str] = []
-    wanted = list(positions.values())
     for number, (fields, raw) in enumerate(records, start=1):
         reason = None
         if "\x00" in raw:
@@ -190,19 +262,20 @@ def _split_rows(
             reason = "empty row"
         elif len(fields) != width:
             reason = f"expected {width} fields, found {len(fields)}"
+        elif len(raw) > MAX_FIELD and any(len(f) > MAX_FIELD for f in fields):
+            reason = f"a field longer than {MAX_FIELD:,} characters"
         if reason is None:
             good.append([fields[i] for i in wanted])
             good_rows.append(number)
+            if len(good) == BATCH:
+                batches.append(_batch(good, good_rows, names))
+                good, good_rows = [], []
         else:
             bad_rows.append(number)
             bad_reasons.append(reason)
-            bad_raw.append(raw)
-    names = list(positions)
-    # Arrow-backed strings: the per-column work that follows runs in Arrow, not in Python.
-    kept = pd.DataFrame(good, columns=names, dtype=TEXT)
-    kept.insert(0, "source_row", pd.array(good_rows, dtype="int64"))
-    kept.insert(1, "quarantine_reason", pd.Series(pd.NA, index=kept.index, dtype="string"))
-    kept.insert(2, "raw_line", pd.Series(pd.NA, index=kept.index, dtype="string"))
+            bad_raw.append(raw if len(raw) <= MAX_RAW_LINE else raw[:MAX_RAW_LINE] + " [cut]")
+    batches.append(_batch(good, good_rows, names))
+    kept = pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
     rejected = pd.DataFrame(
         {
             "source_row": pd.array(bad_rows, dtype="int64"),

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.agencies import FORMATS
-from connectors.extract import TEXT, ExtractError, RawExtract, checksum_of
+from connectors.extract import TEXT, ExtractError, FileChangedError, RawExtract, checksum_of
 from connectors.schema import COLUMNS, Source, conform
 from connectors.tables import RESTRICTED
 from connectors.warehouse import Warehouse
@@ -97,6 +97,8 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
         try:
             raw = FORMATS[source].read(extract.path, landing.mapping_override(source))
+        except FileChangedError as err:
+            raise dg.Failure(str(err)) from None  # retried: the delivery may be complete then
         except (ExtractError, OSError) as err:
             raise fail(str(err)) from None
         for issue in raw.file_issues:
