@@ -67,6 +67,21 @@ def identify(path: Path) -> ExtractFile | Ignored:
     return Ignored(path, "not an agency extract name (see formats.md)")
 
 
+def extract_name(source: Source, kab: Kabupaten, snapshot: date, suffix: str = "csv") -> str:
+    """The file name an extract of ``source`` for ``kab`` on ``snapshot`` has (formats.md)."""
+    stamp = snapshot.strftime("%Y%m%d")
+    if source is Source.DUKCAPIL:
+        return f"dukcapil_{kab.compact_code}_{stamp}.{suffix}"
+    if source is Source.KPU:
+        return f"kpu_dpt_{kab.compact_code}_{stamp}.{suffix}"
+    return f"bps_regsosek_{kab.bps_code}_{stamp}.{suffix}"
+
+
+#: What padu itself leaves beside extracts: where a pulled extract came from, and downloads
+#: in progress. Not reported as strangers.
+_OWN_FILES = (".origin.json", ".part", ".tmp")
+
+
 def scan(folder: Path) -> tuple[list[ExtractFile], list[Ignored]]:
     """All extracts in ``folder`` (not recursive), and everything else found there."""
     if not folder.is_dir():
@@ -74,6 +89,8 @@ def scan(folder: Path) -> tuple[list[ExtractFile], list[Ignored]]:
     extracts: list[ExtractFile] = []
     ignored: list[Ignored] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.name.endswith(_OWN_FILES):
+            continue
         found = identify(path)
         (extracts if isinstance(found, ExtractFile) else ignored).append(found)  # type: ignore[arg-type]
     return extracts, ignored

@@ -109,6 +109,13 @@ load_audit = sa.Table(
     ),
     sa.Column(
         "purged_at", sa.DateTime, comment="when padu purge removed the file's records (retention)"
+    ),
+    sa.Column("origin", sa.String, comment="folder (delivered), database or http (pulled)"),
+    sa.Column("origin_source", sa.String, comment="pulled from: the URL, without password"),
+    sa.Column("origin_fingerprint", sa.String, comment="sha256 of the query run, or of the file"),
+    sa.Column("origin_rows", sa.Integer, comment="rows the source returned"),
+    sa.Column(
+        "origin_snapshot_at", sa.DateTime, comment="the source's time of the snapshot"
     ),  # fmt: skip
     comment="Every file ever loaded, kept across snapshots; a file whose checksum is here is "
     "not loaded again.",

@@ -93,16 +93,22 @@ class Warehouse:
 
     # -- bulk data ---------------------------------------------------------------------------
 
-    def replace_table(self, name: str, frame: pd.DataFrame) -> None:
-        """Create (or recreate) a working table holding exactly ``frame``."""
+    def replace_table(
+        self, name: str, frame: pd.DataFrame, connection: sa.Connection | None = None
+    ) -> None:
+        """Create (or recreate) a working table holding exactly ``frame`` (in ``connection``'s
+        transaction when given, else in one of its own)."""
         _check_name(name)
-        with self.transaction() as conn:
-            if "." in name:
-                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}"))
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-            columns = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in frame.dtypes.items())
-            conn.execute(sa.text(f"CREATE TABLE {name} ({columns})"))
-            self._insert(conn, name, frame)
+        if connection is None:
+            with self.transaction() as conn:
+                self.replace_table(name, frame, conn)
+            return
+        if "." in name:
+            connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}"))
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        columns = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in frame.dtypes.items())
+        connection.execute(sa.text(f"CREATE TABLE {name} ({columns})"))
+        self._insert(connection, name, frame)
 
     def read_table(self, name: str) -> pd.DataFrame:
         _check_name(name)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from connectors.deployment import Deployment
 from connectors.landing import scan
 from pipelines.resources import LandingFolder
 
@@ -44,6 +45,31 @@ def daily_sync(
         )
         for kab in present
     ]
+
+
+def region_schedules(deployment: Deployment) -> list[dg.ScheduleDefinition]:
+    """One schedule per region of the deployment file, at the region's cron."""
+    return [_region_schedule(code, sources.schedule, deployment.timezone)
+            for code, sources in sorted(deployment.regions.items())]  # fmt: skip
+
+
+def _region_schedule(code: str, cron: str, timezone: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"sync_{code}",
+        job=sync_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        description=f"Pull and sync region {code} (deployment file).",
+    )
+    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        when = context.scheduled_execution_time or datetime.now()
+        return dg.RunRequest(
+            run_key=f"sync_{code}:{when:%Y-%m-%dT%H:%M}",
+            partition_key=code,
+            tags={"padu/started_by": f"schedule sync_{code}"},
+        )
+
+    return schedule
 
 
 def _fingerprints(folder: Path) -> dict[str, str]:

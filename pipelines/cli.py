@@ -79,39 +79,54 @@ def generate(
 
 
 def run_pipeline(
-    landing: Path,
+    landing: Path | None,
     warehouse: str | None,
     region: str | None,
     mapping_dir: Path | None = None,
     echo=click.echo,  # type: ignore[no-untyped-def]
     reload: bool = False,
+    sources: Path | None = None,
+    full_refresh: bool = False,
 ) -> bool:
-    """Materialise every asset for each region with extracts in ``landing`` (or ``region``),
-    one run per region; print a summary. True if every run succeeded."""
+    """Materialise every asset for each region (``region``; else those of the deployment file
+    ``sources``; else those with extracts in ``landing``), one run per region; print a
+    summary. True if every run succeeded."""
+    from connectors.deployment import DeploymentError, load_deployment
     from connectors.landing import regions_present, scan
     from connectors.reference.regions import UnknownRegionError, kabupaten
+    from pipelines.resources import SettingsError
 
+    try:
+        deployment = load_deployment(sources) if sources else None
+    except DeploymentError as err:
+        raise click.ClickException(str(err)) from None
+    if landing is None:
+        if deployment is None:
+            raise click.ClickException("give --landing, or --sources with a landing folder")
+        landing = Path(deployment.landing)
     if region:
         try:
             kabs = [kabupaten(region)]
         except UnknownRegionError as err:
             raise click.ClickException(str(err)) from None
+    elif deployment is not None:
+        kabs = [kabupaten(code) for code in sorted(deployment.regions)]
     else:
         kabs = regions_present(scan(landing)[0])
         if not kabs:
             raise click.ClickException(f"no agency extracts found in {landing}")
-    from pipelines.resources import SettingsError
-
+    settings = {"mapping_dir": mapping_dir, "reload": reload, "sources": sources,
+                "full_refresh": full_refresh}  # fmt: skip
     ok = True
     try:
         for kab in kabs:
-            ok = _run_region(landing, warehouse, kab, mapping_dir, echo, reload) and ok
+            ok = _run_region(landing, warehouse, kab, echo, settings) and ok
     except SettingsError as err:
         raise click.ClickException(str(err)) from None
     return ok
 
 
-def _run_region(landing, warehouse, kab, mapping_dir, echo, reload) -> bool:  # type: ignore[no-untyped-def]
+def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignore[no-untyped-def]
     import dagster as dg
 
     from connectors.warehouse import Warehouse
@@ -122,8 +137,10 @@ def _run_region(landing, warehouse, kab, mapping_dir, echo, reload) -> bool:  # 
     resources = build_resources(
         landing=str(landing),
         warehouse_url=warehouse,
-        mapping_dir=str(mapping_dir) if mapping_dir else None,
-        reload=reload,
+        mapping_dir=str(settings["mapping_dir"]) if settings["mapping_dir"] else None,
+        reload=settings["reload"],
+        sources=str(settings["sources"]) if settings["sources"] else None,
+        full_refresh=settings["full_refresh"],
     )
     warehouse_resource = resources["warehouse"]
     assert isinstance(warehouse_resource, WarehouseResource)
@@ -198,8 +215,15 @@ def _run_region(landing, warehouse, kab, mapping_dir, echo, reload) -> bool:  # 
 
 @main.command()
 @click.option(
-    "--landing", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True
-)
+    "--landing", type=click.Path(path_type=Path, file_okay=False),
+    help="Landing folder (default: the deployment file's).",
+)  # fmt: skip
+@click.option(
+    "--sources", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Deployment file naming each region's sources (databases, URLs, folder); "
+    "default: $PADU_SOURCES.",
+)  # fmt: skip
+@click.option("--full-refresh", is_flag=True, help="Database sources: pull whole tables.")
 @click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
 @click.option("--region", help="Kab/kota code (6309); default: every region with extracts.")
 @click.option(
@@ -212,12 +236,18 @@ def _run_region(landing, warehouse, kab, mapping_dir, echo, reload) -> bool:  # 
     help="Read every file again, even those already loaded (e.g. after a mapping change).",
 )  # fmt: skip
 def run(
-    landing: Path, warehouse: str | None, region: str | None, mapping_dir: Path | None,
-    reload: bool,
+    landing: Path | None, sources: Path | None, full_refresh: bool, warehouse: str | None,
+    region: str | None, mapping_dir: Path | None, reload: bool,
 ) -> None:  # fmt: skip
-    """Load the newest extracts in LANDING, link them and publish the warehouse tables,
-    one run per region."""
-    if not run_pipeline(landing, warehouse, region, mapping_dir, reload=reload):
+    """Pull what the deployment file says to pull, load the newest extracts in the landing
+    folder, link them and publish the warehouse tables, one run per region."""
+    sources = sources or (Path(os.environ["PADU_SOURCES"]) if os.environ.get("PADU_SOURCES")
+                          else None)  # fmt: skip
+    if landing is not None and not landing.is_dir():
+        raise click.BadParameter(f"{landing} is not a folder", param_hint="--landing")
+    ok = run_pipeline(landing, warehouse, region, mapping_dir, reload=reload, sources=sources,
+                      full_refresh=full_refresh)  # fmt: skip
+    if not ok:
         sys.exit(1)
 
 
@@ -388,6 +418,44 @@ def purge(source: str, before: str, region: str | None, warehouse: str | None) -
         click.echo(f"  {name}")
     for table, rows in done.rows.items():
         click.echo(f"  {table}: {rows:,} rows removed")
+
+
+@main.command()
+@click.option(
+    "--new-key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True, help="File holding the new pseudonym key (at least 32 bytes).",
+)  # fmt: skip
+@click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
+def rekey(new_key_file: Path, warehouse: str | None) -> None:
+    """Rotate the pseudonym key: re-pseudonymise the warehouse with the key in NEW_KEY_FILE,
+    keeping resident IDs and review decisions. The key in use is read from
+    PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY; configure the new one there afterwards."""
+    from connectors.warehouse import Warehouse, default_url
+    from pipelines.rekey import RekeyError
+    from pipelines.rekey import rekey as run_rekey
+    from pipelines.resources import DEMO_PSEUDONYM_KEY, PseudonymKey, key_problem
+
+    current = PseudonymKey(
+        key=os.environ.get("PADU_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
+        key_file=os.environ.get("PADU_PSEUDONYM_KEY_FILE"),
+    ).bytes()
+    new = new_key_file.read_bytes().strip()
+    problem = key_problem(new)
+    if problem:
+        raise click.ClickException(f"{new_key_file}: {problem}")
+    store = Warehouse(warehouse or default_url())
+    try:
+        done = run_rekey(store, current, new)
+    except RekeyError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        store.dispose()
+    click.echo(
+        f"rekeyed {done.record_keys:,} record keys in {done.files} files, "
+        f"{done.nik_pseudonyms:,} NIK pseudonyms, {done.decisions:,} review decisions "
+        f"({done.decisions_kept:,} on purged records kept as they were)"
+    )
+    click.echo(f"now configure the new key: PADU_PSEUDONYM_KEY_FILE={new_key_file}")
 
 
 main.add_command(warehouse)

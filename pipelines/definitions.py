@@ -3,16 +3,19 @@
 Settings come from environment variables when set (documented in the README), else from the
 demo defaults: ``PADU_MODE`` (``production`` refuses the demo key), ``PADU_LANDING``,
 ``PADU_WAREHOUSE_URL``, ``PADU_PSEUDONYM_KEY_FILE``,
-``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``.
+``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``, ``PADU_SOURCES`` (the deployment file).
 """
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
+from connectors.deployment import Deployment, DeploymentError, load_deployment
+from pipelines.assets.pulls import PULL_ASSETS
 from pipelines.assets.residents import linked_residents, published_tables
 from pipelines.assets.sources import SOURCE_ASSETS
-from pipelines.automation import daily_sync, landing_sensor, sync_job
+from pipelines.automation import daily_sync, landing_sensor, region_schedules, sync_job
 from pipelines.checks import row_accounting
 from pipelines.quality import QUALITY_CHECKS
 from pipelines.resources import (
@@ -21,10 +24,20 @@ from pipelines.resources import (
     LandingFolder,
     PseudonymKey,
     SettingsError,
+    SourcesResource,
     WarehouseResource,
     key_problem,
 )
 from pipelines.run_audit import run_failure_audit
+
+
+def _deployment(path: str | None) -> Deployment | None:
+    if not path:
+        return None
+    try:
+        return load_deployment(Path(path))
+    except DeploymentError as err:
+        raise SettingsError(str(err)) from None
 
 
 def build_resources(
@@ -32,10 +45,16 @@ def build_resources(
     warehouse_url: str | None = None,
     mapping_dir: str | None = None,
     reload: bool = False,
+    sources: str | None = None,
+    full_refresh: bool = False,
 ) -> dict[str, dg.ConfigurableResource]:
     """Resources from explicit values, else ``PADU_*`` environment variables, else defaults."""
+    sources = sources or os.environ.get("PADU_SOURCES")
+    deployment = _deployment(sources)
     settings = {
-        "folder": landing or os.environ.get("PADU_LANDING"),
+        "folder": landing
+        or os.environ.get("PADU_LANDING")
+        or (deployment.landing if deployment else None),
         "mapping_dir": mapping_dir or os.environ.get("PADU_MAPPING_DIR"),
     }
     landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v}, reload=reload)
@@ -73,20 +92,24 @@ def build_resources(
         "warehouse": warehouse,
         "pseudonym_key": key,
         "audit": audit,
+        "sources": SourcesResource(path=sources, full_refresh=full_refresh),
     }
 
 
-ALL_ASSETS = [*SOURCE_ASSETS, linked_residents, published_tables]
+ALL_ASSETS = [*PULL_ASSETS, *SOURCE_ASSETS, linked_residents, published_tables]
 ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
 
 # One process runs the steps of a run: an embedded DuckDB file admits one writing process at
 # a time, and the steps of one region depend on each other almost in a line anyway. Regions
 # run in parallel as separate runs.
+# With a deployment file (PADU_SOURCES), each region listed there gets its own schedule;
+# without one, one daily schedule syncs every region that has extracts in the landing folder.
+_DEPLOYMENT = _deployment(os.environ.get("PADU_SOURCES"))
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
     jobs=[sync_job],
-    schedules=[daily_sync],
+    schedules=region_schedules(_DEPLOYMENT) if _DEPLOYMENT else [daily_sync],
     sensors=[landing_sensor, run_failure_audit],
     resources=build_resources(),
     executor=dg.in_process_executor,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from connectors.deployment import Deployment, DeploymentError, load_deployment
 from connectors.landing import ExtractFile, Ignored, latest, regions_present, scan
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
@@ -54,6 +55,23 @@ class LandingFolder(dg.ConfigurableResource):
             return None
         path = Path(self.mapping_dir) / f"{source.value}.yaml"
         return path if path.exists() else None
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """The deployment file naming each region's sources (connectors/deployment.py); without
+    one, every extract is delivered into the landing folder. ``full_refresh`` makes database
+    pulls read whole tables even where they could pull changes only."""
+
+    path: str | None = None
+    full_refresh: bool = False
+
+    def deployment(self) -> Deployment | None:
+        if not self.path:
+            return None
+        try:
+            return load_deployment(Path(self.path))
+        except DeploymentError as err:
+            raise dg.Failure(str(err), allow_retries=False) from None
 
 
 class WarehouseResource(dg.ConfigurableResource):

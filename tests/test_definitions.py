@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_asset_graph():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    sources = {f"{s}_{stage}" for s in ("dukcapil", "kpu", "bps") for stage in ("raw", "records")}
+    sources = {f"{s}_{stage}" for s in ("dukcapil", "kpu", "bps")
+               for stage in ("pull", "raw", "records")}  # fmt: skip
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
                               "load_audit", "review_queue", "resident_history",
                               "discrepancy", "source_record", "source_change",

@@ -46,6 +46,9 @@ def test_exports_hold_every_finding_with_its_source_rows(report):
         assert (path.parent / f"{name}.csv").stat().st_size > 0
     quality = pd.read_csv(path.parent / "quality.csv")
     assert set(quality["status"]) <= {"passed", "warning", "failed"} and len(quality) == 6
+    for export in path.parent.glob("*.csv"):  # nothing a spreadsheet would run as a formula
+        cells = pd.read_csv(export, dtype=str, keep_default_na=False).to_numpy().ravel()
+        assert not [c for c in cells if c[:1] in ("=", "+", "@")], export.name
 
 
 def test_page_renders_with_its_charts_in_headless_chromium(report, tmp_path):

@@ -149,8 +149,9 @@ def _stage_snapshots(
         if info["new_load"]:
             new_rows.append(mine)
         before = current.get(source.value)
-        if before is None or before == info["source_file"]:
-            continue
+        if before is None or (before == info["source_file"] and not info["new_load"]):
+            continue  # a first load, or the current snapshot again (a corrected re-delivery
+            # under the same name is new content and is compared like a new snapshot)
         previous = store.query(
             f"SELECT source_file, source_row, record_key, row_hash, {', '.join(CONTENT)} "
             f"FROM {source_record.fullname} WHERE source_file = :f AND region = :r",
@@ -243,6 +244,11 @@ def _load_audit(files: pd.DataFrame, links: pd.DataFrame, run_id: str) -> pd.Dat
             "run_id": run_id,
             "current": True,
             "purged_at": pd.Series(pd.NaT, index=new.index, dtype="datetime64[ns]"),
+            "origin": new["origin"].astype("string"),
+            "origin_source": new["origin_source"].astype("string"),
+            "origin_fingerprint": new["origin_fingerprint"].astype("string"),
+            "origin_rows": new["origin_rows"].astype("Int64"),
+            "origin_snapshot_at": pd.to_datetime(new["origin_snapshot_at"]),
         }
     )
 

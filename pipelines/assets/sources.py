@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from connectors import origin
 from connectors.agencies import FORMATS
 from connectors.extract import TEXT, ExtractError, FileChangedError, RawExtract, checksum_of
 from connectors.schema import COLUMNS, Source, conform
@@ -39,14 +40,20 @@ def _file_info(**values: object) -> pd.DataFrame:
     return frame.astype(
         {"source": "string", "source_file": "string", "delivered_as": "string", "path": "string",
          "region": "string", "checksum": "string", "encoding": "string", "rows_read": "Int64",
-         "rows_quarantined": "Int64", "file_issues": "string", "new_load": "boolean"}
-    ).assign(snapshot_date=pd.to_datetime(frame["snapshot_date"]))  # fmt: skip
+         "rows_quarantined": "Int64", "file_issues": "string", "new_load": "boolean",
+         "origin": "string", "origin_source": "string", "origin_fingerprint": "string",
+         "origin_rows": "Int64"}
+    ).assign(
+        snapshot_date=pd.to_datetime(frame["snapshot_date"]),
+        origin_snapshot_at=pd.to_datetime(frame["origin_snapshot_at"]).astype("datetime64[ns]"),
+    )  # fmt: skip
 
 
 def _raw_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{source.value}_raw",
         group_name=GROUP,
+        deps=[f"{source.value}_pull"],
         partitions_def=regions,
         retry_policy=TRANSIENT,
         description=(
@@ -82,7 +89,9 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
                 path=str(extract.path.resolve()), region=kab.kemendagri_code,
                 snapshot_date=done["snapshot_date"], checksum=checksum, encoding=done["encoding"],
                 rows_read=done["rows_read"], rows_quarantined=done["rows_quarantined"],
-                file_issues=done["file_issues"], new_load=False,
+                file_issues=done["file_issues"], new_load=False, origin=done["origin"],
+                origin_source=done["origin_source"], origin_fingerprint=done["origin_fingerprint"],
+                origin_rows=done["origin_rows"], origin_snapshot_at=done["origin_snapshot_at"],
             )  # fmt: skip
             store.replace_table(staging.file_table(source, kab), info)
             return dg.MaterializeResult(
@@ -112,12 +121,18 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         quarantined = len(raw.quarantined)
         context.log.info(f"{name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined")
         store.replace_table(staging.raw_table(source, kab), raw.rows)
+        pulled = origin.read(extract.path)
         info = _file_info(
             source=source.value, source_file=name, delivered_as=name,
             path=str(extract.path.resolve()), region=kab.kemendagri_code,
             snapshot_date=extract.snapshot, checksum=raw.checksum, encoding=raw.encoding,
             rows_read=raw.rows_read, rows_quarantined=quarantined,
             file_issues="; ".join(raw.file_issues) or pd.NA, new_load=True,
+            origin=pulled.origin if pulled else "folder",
+            origin_source=pulled.source if pulled else pd.NA,
+            origin_fingerprint=pulled.fingerprint if pulled else pd.NA,
+            origin_rows=pulled.rows if pulled else pd.NA,
+            origin_snapshot_at=pd.Timestamp(pulled.snapshot_at) if pulled else pd.NaT,
         )  # fmt: skip
         store.replace_table(staging.file_table(source, kab), info)
         return dg.MaterializeResult(
