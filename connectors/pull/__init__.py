@@ -1,0 +1,1 @@
+"""Pulling agency extracts from remote systems into the landing folder."""
