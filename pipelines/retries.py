@@ -30,6 +30,8 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 _PASSED_ON: tuple[type[Exception], ...] = (dg.Failure, *TRANSIENT_ERRORS)
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Folders of padu's own code, named first in a failure's location.
+_OWN_PACKAGES = frozenset({"connectors", "pipelines", "matching", "expectations", "assets"})
 
 
 def fail(message: str) -> dg.Failure:
@@ -40,8 +42,10 @@ def fail(message: str) -> dg.Failure:
 def _permanent(err: Exception) -> dg.Failure:
     """A failure naming the error's type and where it was raised, but not its message: a
     driver's or library's message can quote the data (an identifier) it choked on."""
-    frames = traceback.extract_tb(err.__traceback__)[-3:]
-    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    frames = traceback.extract_tb(err.__traceback__)
+    ours = [f for f in frames if Path(f.filename).parent.name in _OWN_PACKAGES]
+    shown = [*ours[-2:], frames[-1]] if ours and ours[-1] is not frames[-1] else frames[-3:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(shown))
     return fail(f"{type(err).__name__} at {where} (not a transient fault; not retried)")
 
 

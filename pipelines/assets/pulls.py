@@ -24,7 +24,6 @@ from pipelines.resources import LandingFolder, SourcesResource
 from pipelines.retries import TRANSIENT, fail, transient_only
 
 GROUP = "sources"
-_DELIMITERS = {Source.DUKCAPIL: "|", Source.KPU: ",", Source.BPS: ","}
 
 
 def _previous_pull(
@@ -44,7 +43,7 @@ def _pull_database(
     config: DatabaseOrigin, source: Source, kab: Kabupaten, folder: Path, today: date,
     full: bool, context: dg.AssetExecutionContext,
 ) -> dg.MaterializeResult:  # fmt: skip
-    from connectors.pull.database import PullError, pull
+    from connectors.pull.database import FORMATS, PullError, pull
 
     target = folder / extract_name(source, kab, today)
     previous = None if full or not config.change_column else _previous_pull(folder, source, kab)
@@ -55,9 +54,10 @@ def _pull_database(
     try:
         result = pull(
             config.url(), table=config.table, query=config.query, out=target,
-            delimiter=_DELIMITERS[source], change_column=config.change_column,
+            change_column=config.change_column,
             since=previous[1].high_water_mark if previous else None,
             previous=previous[0] if previous else None, key_column=config.key_column,
+            **FORMATS[source.value],
         )  # fmt: skip
     except (PullError, DeploymentError) as err:
         raise fail(str(err)) from None
@@ -90,8 +90,9 @@ def _pull_http(
         url, digest = config.url, config.sha256
         if config.ckan is not None:
             url, portal_hash = ckan_resource(
-                config.ckan.portal, config.ckan.dataset, config.ckan.resource
-            )
+                config.ckan.portal, config.ckan.dataset, config.ckan.resource,
+                timeout=config.timeout_seconds, retries=config.retries, auth=config.auth(),
+            )  # fmt: skip
             digest = digest or portal_hash
         assert url is not None
         result = fetch(

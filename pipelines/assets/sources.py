@@ -45,7 +45,9 @@ def _file_info(**values: object) -> pd.DataFrame:
          "origin_rows": "Int64"}
     ).assign(
         snapshot_date=pd.to_datetime(frame["snapshot_date"]),
-        origin_snapshot_at=pd.to_datetime(frame["origin_snapshot_at"]).astype("datetime64[ns]"),
+        origin_snapshot_at=pd.to_datetime(frame["origin_snapshot_at"], utc=True)
+        .dt.tz_localize(None)
+        .astype("datetime64[ns]"),
     )  # fmt: skip
 
 

@@ -1,0 +1,131 @@
+"""Whole runs whose extracts are pulled: the civil registry from a database table, the voter
+list from a URL. The result equals the run on the delivered files; a source that misbehaves
+fails its own asset, keeps the last good state and shows in the run audit."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import threading
+from datetime import datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from ops_helpers import content_hashes
+from sqlalchemy.pool import NullPool
+
+from connectors.synthetic import generate
+from connectors.warehouse import Warehouse
+from pipelines.cli import run_pipeline
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def portal(tmp_path):
+    """A web server on loopback serving the files of ``tmp_path / 'portal'``."""
+    root = tmp_path / "portal"
+    root.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _resident_state(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    store = Warehouse(url)
+    try:
+        residents = store.query("SELECT * FROM resident").drop(columns="run_id")
+        links = store.query(
+            "SELECT source, source_row, resident_id, link_method, link_score FROM resident_link"
+        )
+    finally:
+        store.dispose()
+    return (residents.sort_values("resident_id").reset_index(drop=True),
+            links.sort_values(["source", "source_row"]).reset_index(drop=True))  # fmt: skip
+
+
+def _deployment(path, landing, portal_url: str) -> None:  # type: ignore[no-untyped-def]
+    path.write_text(
+        f"landing: {landing}\n"
+        "regions:\n"
+        "  '6309':\n"
+        "    dukcapil: {kind: database, url_env: PADU_TEST_REGISTRY_DB, table: biodata_wni}\n"
+        f"    kpu: {{kind: http, url: '{portal_url}/voters.csv'}}\n"
+    )
+
+
+def test_pulled_extracts_give_the_same_residents_as_delivered_files(
+    tmp_path, postgres_url, portal, monkeypatch
+):
+    # Pulls are named for today (in the deployment's timezone); so are the delivered files,
+    # so that both runs see the same snapshot date and file names.
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    delivered = tmp_path / "delivered"
+    generate(region="6309", people=300, seed=61, out=delivered, snapshot=today)
+    by_file = f"duckdb:///{tmp_path / 'by_file.duckdb'}"
+    assert run_pipeline(delivered, by_file, None, echo=lambda _: None)
+
+    registry = pd.read_csv(next(delivered.glob("dukcapil_*.csv")), sep="|", dtype=str,
+                           keep_default_na=False)  # fmt: skip
+    source_db = sa.create_engine(postgres_url, poolclass=NullPool)
+    registry.to_sql("biodata_wni", source_db, index=False)
+    source_db.dispose()
+    root, portal_url = portal
+    voters = next(delivered.glob("kpu_dpt_*.csv"))
+    shutil.copy(voters, root / "voters.csv")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(next(delivered.glob("bps_*.csv")), landing)
+    sources = tmp_path / "sources.yaml"
+    _deployment(sources, landing, portal_url)
+    with_password = sa.engine.make_url(postgres_url).set(password="s3cret-pw")
+    monkeypatch.setenv("PADU_TEST_REGISTRY_DB", with_password.render_as_string(False))
+
+    pulled = f"duckdb:///{tmp_path / 'pulled.duckdb'}"
+    lines: list[str] = []
+    assert run_pipeline(None, pulled, None, echo=lines.append, sources=sources), lines
+    for by_file_table, pulled_table in zip(_resident_state(by_file), _resident_state(pulled),
+                                           strict=True):  # fmt: skip
+        pd.testing.assert_frame_equal(by_file_table, pulled_table)
+
+    store = Warehouse(pulled)
+    audit = store.query("SELECT * FROM load_audit").set_index("source")
+    store.dispose()
+    assert audit.loc["dukcapil", "origin"] == "database"
+    assert audit.loc["dukcapil", "origin_rows"] == len(registry)
+    assert "s3cret-pw" not in audit.to_csv() and "s3cret-pw" not in "\n".join(lines)
+    assert len(audit.loc["dukcapil", "origin_fingerprint"]) == 64
+    assert audit.loc["kpu", "origin"] == "http"
+    assert audit.loc["kpu", "origin_source"].startswith(portal_url)
+    assert audit.loc["bps", "origin"] == "folder"
+
+    # The registry's server goes away: that source's pull fails, nothing is published.
+    good = content_hashes(pulled)
+    unreachable = "postgresql+psycopg2://padu:s3cret-pw@127.0.0.1:9/registry"
+    monkeypatch.setenv("PADU_TEST_REGISTRY_DB", unreachable)
+    lines.clear()
+    assert not run_pipeline(None, pulled, None, echo=lines.append, sources=sources)
+    assert any(line.startswith("failed: dukcapil_pull") and "127.0.0.1:9" in line
+               for line in lines), lines  # fmt: skip
+    assert "s3cret-pw" not in "\n".join(lines)
+    assert content_hashes(pulled) == good
+    store = Warehouse(pulled)
+    failed = store.query("SELECT status, message FROM run_audit WHERE status = 'failed'")
+    store.dispose()
+    assert len(failed) == 1 and "dukcapil_pull" in failed["message"].iloc[0]
+    assert "s3cret-pw" not in failed["message"].iloc[0]
+
+    # The portal answers with a web page instead of the voter list: the same.
+    monkeypatch.setenv("PADU_TEST_REGISTRY_DB", with_password.render_as_string(False))
+    (root / "voters.csv").write_text("<!DOCTYPE html><html>Maintenance</html>")
+    lines.clear()
+    assert not run_pipeline(None, pulled, None, echo=lines.append, sources=sources)
+    assert any(line.startswith("failed: kpu_pull") and "HTML" in line for line in lines), lines
+    assert content_hashes(pulled) == good
