@@ -167,6 +167,11 @@ run_audit = sa.Table(
     sa.Column("duration_seconds", sa.Float),
     sa.Column("status", sa.String, nullable=False, comment="success or failed"),
     sa.Column("inputs", sa.String, comment="file: sha256 of every input"),
+    sa.Column(
+        "input_fingerprint",
+        sa.String,
+        comment="sha256 of everything the results depend on (files, decisions, settings, code)",
+    ),  # fmt: skip
     sa.Column("outputs", sa.String, comment="row counts published, as JSON"),
     sa.Column("message", sa.String, comment="why the run failed"),
     comment="Append-only: one row per finished run.",

@@ -47,6 +47,7 @@ def audit_row(
     outputs: Mapping[str, int] | None = None,
     message: str | None = None,
     finished: pd.Timestamp | None = None,
+    fingerprint: str | None = None,
 ) -> pd.DataFrame:
     """The ``run_audit`` row of ``run``."""
     stats = instance.get_run_stats(run.run_id)
@@ -62,7 +63,8 @@ def audit_row(
         "duration_seconds": duration,
         "status": status,
         "inputs": _inputs(files),
-        "outputs": json.dumps(dict(outputs), sort_keys=True) if outputs else None,
+        "input_fingerprint": fingerprint,
+        "outputs": json.dumps(dict(outputs), sort_keys=True) if outputs is not None else None,
         "message": message,
     }
     frame = pd.DataFrame({k: [v] for k, v in row.items()})
@@ -78,9 +80,12 @@ def run_row(
     files: pd.DataFrame,
     outputs: Mapping[str, int],
     finished: pd.Timestamp,
+    fingerprint: str,
 ) -> pd.DataFrame:
     """The row a successful run publishes with its tables."""
-    return audit_row(context.run, context.instance, region, status, files, outputs, None, finished)
+    return audit_row(
+        context.run, context.instance, region, status, files, outputs, None, finished, fingerprint
+    )
 
 
 def record_failure(

@@ -41,13 +41,21 @@ def first_snapshot(tmp_path):
 def test_rerun_on_the_same_inputs_gives_identical_tables(first_snapshot, warehouse_url):
     _run(first_snapshot, warehouse_url)
     before = content_hashes(warehouse_url)
+    # Nothing changed: the run recognises every file and its inputs, and publishes nothing.
     _run(first_snapshot, warehouse_url)
     assert content_hashes(warehouse_url) == before
-    runs = _query(warehouse_url, "SELECT status, outputs FROM run_audit ORDER BY finished_at")
-    assert list(runs["status"]) == ["success", "success"]
-    # The second run recognised every file: nothing loaded twice.
-    assert '"load_audit": 0' in runs["outputs"].iloc[1]
-    assert len(_query(warehouse_url, "SELECT * FROM load_audit")) == 3
+    # Everything read, standardised, linked and published again: the same tables.
+    assert run_pipeline(first_snapshot, warehouse_url, None, echo=lambda _: None, reload=True)
+    assert content_hashes(warehouse_url) == before
+    runs = _query(
+        warehouse_url,
+        "SELECT status, outputs, input_fingerprint FROM run_audit ORDER BY finished_at",
+    )
+    assert list(runs["status"]) == ["success"] * 3
+    assert runs["outputs"].iloc[1] == "{}"  # the second run had nothing to publish
+    assert '"resident": 0' not in runs["outputs"].iloc[2]
+    assert runs["input_fingerprint"].nunique() == 1
+    assert len(_query(warehouse_url, "SELECT * FROM load_audit")) == 3  # nothing loaded twice
 
 
 def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehouse_url):

@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from connectors.reference.regions import Kabupaten
 from connectors.review import decisions_for, load_decisions
@@ -29,6 +30,7 @@ from matching.identity import TRACKED, carry_ids, changed_attributes
 from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents, record_keys
 from pipelines.assets import staging
+from pipelines.fingerprint import run_fingerprint
 from pipelines.partitions import regions, run_region
 from pipelines.resources import AuditSettings, PseudonymKey, WarehouseResource
 from pipelines.retries import TRANSIENT, fail, transient_only
@@ -55,12 +57,26 @@ def linked_residents(
 ) -> dg.MaterializeResult:
     kab = run_region(context)
     store = warehouse.open()
-    records = staging.read_records(store, kab)
-    context.log.info(f"linking {len(records):,} records")
     if pseudonym_key.is_demo:
         context.log.warning("using the demo pseudonym key: pseudonyms and IDs are not protected")
+    files = _files(store, kab)
+    reference = audit.reference(pd.Timestamp(files["snapshot_date"].max()).date())
+    all_decisions = load_decisions(store)
+    fingerprint = run_fingerprint(files, all_decisions, reference, pseudonym_key.bytes())
+    last = _last_success(store, kab.kemendagri_code)
+    if last is not None and last == fingerprint and not files["new_load"].astype(bool).any():
+        _restage_published(store, kab)
+        _stage_run(store, kab, fingerprint, unchanged=True)
+        context.log.info(
+            "nothing changed since the last successful run (same files, review decisions, "
+            "settings and code): its published tables stand"
+        )
+        return dg.MaterializeResult(metadata={"unchanged": True, "input_fingerprint": fingerprint})
+    _stage_run(store, kab, fingerprint, unchanged=False)
+    records = staging.read_records(store, kab)
+    context.log.info(f"linking {len(records):,} records")
     keys = record_keys(records, pseudonym_key.bytes())
-    decisions = decisions_for(keys, load_decisions(store))
+    decisions = decisions_for(keys, all_decisions)
     if len(decisions):
         context.log.info(f"applying {len(decisions):,} review decisions")
     result = default_linker().link(records, decisions)
@@ -92,7 +108,6 @@ def linked_residents(
     history = pd.concat([history.astype("string"), changed], ignore_index=True)
     store.replace_table(staging.history_table(kab), history.astype("string"))
     changes = _stage_snapshots(store, kab, records, keys, context)
-    reference = audit.reference(pd.Timestamp(records["snapshot_date"].max()).date())
     findings = find_discrepancies(records, links, residents, reference_date=reference)
     findings = findings.astype("string").assign(reference_date=pd.Timestamp(reference))
     store.replace_table(staging.discrepancy_table(kab), findings)
@@ -108,9 +123,60 @@ def linked_residents(
             "discrepancies": {str(k): int(v) for k, v in findings["kind"].value_counts().items()},
             "resident_events": {str(k): int(v) for k, v in history["event"].value_counts().items()},
             "source_changes": changes,
+            "input_fingerprint": fingerprint,
             **_engine_metadata(result),
         }
     )
+
+
+def _last_success(store: Warehouse, region: str) -> str | None:
+    """The input fingerprint of the region's last successful run."""
+    store.create_tables()
+    last = store.query(
+        "SELECT input_fingerprint FROM run_audit WHERE region = :r AND status = 'success' "
+        "AND run_id NOT LIKE 'purge-%' ORDER BY finished_at DESC LIMIT 1",
+        {"r": region},
+    )
+    return None if last.empty else last["input_fingerprint"].iloc[0]
+
+
+def _stage_run(store: Warehouse, kab: Kabupaten, fingerprint: str, unchanged: bool) -> None:
+    store.replace_table(
+        staging.run_table(kab),
+        pd.DataFrame({"input_fingerprint": [fingerprint], "unchanged": [unchanged]}),
+    )
+
+
+def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """``frame`` (read back from the warehouse) with the dtypes of ``table``'s columns."""
+    kinds = {sa.Boolean: "boolean", sa.Integer: "Int64", sa.Float: "float64"}
+    out = frame.copy()
+    for column in table.columns:
+        if column.name not in out:
+            continue
+        if isinstance(column.type, sa.Date | sa.DateTime):
+            out[column.name] = pd.to_datetime(out[column.name])
+            continue
+        kind = next((k for t, k in kinds.items() if isinstance(column.type, t)), "string")
+        out[column.name] = out[column.name].astype(kind)
+    return out
+
+
+def _restage_published(store: Warehouse, kab: Kabupaten) -> None:
+    """Stage the region's published tables as this run's results (nothing changed)."""
+    region = {"r": kab.kemendagri_code}
+    for table, name in ((resident, staging.residents_table(kab)),
+                        (resident_link, staging.links_table(kab)),
+                        (review_queue, staging.review_table(kab)),
+                        (discrepancy, staging.discrepancy_table(kab))):  # fmt: skip
+        columns = [c.name for c in table.columns if c.name not in ("region", "run_id")]
+        frame = store.query(f"SELECT {', '.join(columns)} FROM {table.name} WHERE region = :r",
+                            region)  # fmt: skip
+        store.replace_table(name, _typed(frame, table))
+    history = pd.DataFrame(columns=["resident_id", "event", "related_id", "details"])
+    store.replace_table(staging.history_table(kab), history.astype("string"))
+    changes = [c.name for c in source_change.columns if c.name not in ("region", "run_id")]
+    store.replace_table(staging.changes_table(kab), pd.DataFrame(columns=changes).astype("string"))
 
 
 def _previous_links(store: Warehouse, region: str) -> pd.DataFrame:
@@ -297,8 +363,17 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     store = warehouse.open()
     run_id = context.run.run_id
     region = kab.kemendagri_code
+    run = store.read_table(staging.run_table(kab)).iloc[0]
     links = store.read_table(staging.links_table(kab))
     files = _files(store, kab)
+    if bool(run["unchanged"]):
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+        row = run_row(context, region, "success", files, {}, now, run["input_fingerprint"])
+        store.append(run_audit.name, row)
+        context.log.info(f"nothing to publish for {region}: the published tables are current")
+        for table in _PUBLISHED_ASSETS:
+            yield dg.MaterializeResult(asset_key=table.name, metadata={"unchanged": True})
+        return
     new_files = files.loc[files["new_load"].astype(bool), "source_file"].tolist()
     accounting = files.assign(
         rows_loaded=files["source_file"].map(links.groupby("source_file").size()).fillna(0)
@@ -338,7 +413,9 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         source_change.name: _with_run(changes, region, run_id, source_change),
     }
     counts = {name.split(".")[-1]: len(frame) for name, frame in tables.items()}
-    tables[run_audit.name] = run_row(context, region, "success", files, counts, finished=now)
+    tables[run_audit.name] = run_row(
+        context, region, "success", files, counts, now, run["input_fingerprint"]
+    )
     store.publish(region, tables, new_files=new_files, current_files=files["source_file"].tolist())
     context.log.info(
         f"published {len(residents):,} residents, {len(links):,} links for {region}; "

@@ -50,6 +50,10 @@ def source_records_table(kab: Kabupaten) -> str:
     return f"{RESTRICTED}.stg_source_record_{kab.compact_code}"
 
 
+def run_table(kab: Kabupaten) -> str:
+    return f"{RESTRICTED}.stg_run_{kab.compact_code}"
+
+
 def read_records(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
     """The standardised records of every source of the run, concatenated."""
     frames = [conform(store.read_table(records_table(s, kab))) for s in Source]
