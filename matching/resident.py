@@ -92,10 +92,15 @@ def build_residents(
 def record_keys(records: pd.DataFrame, key: bytes) -> pd.Series:
     """A keyed, snapshot-stable pseudonym of each record (what a reviewer's decision is
     attached to, so it still applies when the next snapshot renames files and rows)."""
-    identity = _identity(records.reset_index(drop=True))
-    # Rows with the same identity (a voter listed twice) are told apart by their order.
-    occurrence = identity.groupby(identity).cumcount().astype("string")
-    keys = (identity + "#" + occurrence).map(lambda value: _resident_id(value, key)[1:])
+    work = records.reset_index(drop=True)
+    identity = _identity(work)
+    # Rows sharing an identity (one NIK on two people, a voter listed twice) are told apart by
+    # what they describe, so a snapshot listing them in another order keeps their keys; only
+    # rows describing the same person alike are told apart by their order.
+    shared = identity.duplicated(keep=False)
+    refined = identity.where(~shared, identity + "|" + _described(work).fillna("?"))
+    occurrence = refined.groupby(refined).cumcount().astype("string")
+    keys = (refined + "#" + occurrence).map(lambda value: _resident_id(value, key)[1:])
     keys.index = records.index
     return keys.astype("string")
 
@@ -114,13 +119,17 @@ def _identity(work: pd.DataFrame) -> pd.Series:
     """
     registry_nik = ("nik:" + work["nik"]).where(work["source"] == "dukcapil")
     other_nik = work["source"] + ":nik:" + work["nik"]
-    described = (
+    row = "row:" + work["source_file"] + ":" + work["source_row"].astype("string")
+    return registry_nik.fillna(other_nik).fillna(_described(work)).fillna(row)
+
+
+def _described(work: pd.DataFrame) -> pd.Series:
+    """The record's source, name, birth date and desa (null without a name)."""
+    return (
         work["source"] + ":rec:" + work["name_norm"] + "|"
         + work["birth_date"].dt.strftime("%Y-%m-%d").fillna("?") + "|"
         + work["desa_code"].fillna("?")
     )  # fmt: skip
-    row = "row:" + work["source_file"] + ":" + work["source_row"].astype("string")
-    return registry_nik.fillna(other_nik).fillna(described).fillna(row)
 
 
 def _alive(work: pd.DataFrame) -> pd.Series:

@@ -129,3 +129,59 @@ def test_pulled_extracts_give_the_same_residents_as_delivered_files(
     assert not run_pipeline(None, pulled, None, echo=lines.append, sources=sources)
     assert any(line.startswith("failed: kpu_pull") and "HTML" in line for line in lines), lines
     assert content_hashes(pulled) == good
+
+
+def test_registry_changes_are_pulled_incrementally_then_in_full(tmp_path, postgres_url,
+                                                                monkeypatch):  # fmt: skip
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    delivered = tmp_path / "delivered"
+    generate(region="6309", people=200, seed=62, out=delivered, snapshot=today)
+    registry = pd.read_csv(next(delivered.glob("dukcapil_*.csv")), sep="|", dtype=str,
+                           keep_default_na=False)  # fmt: skip
+    registry["TGL_UBAH"] = pd.Timestamp("2026-01-01")
+    source_db = sa.create_engine(postgres_url, poolclass=NullPool)
+    registry.to_sql("biodata_wni", source_db, index=False)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for path in delivered.iterdir():
+        if not path.name.startswith("dukcapil"):
+            shutil.copy(path, landing)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"landing: {landing}\nregions:\n  '6309':\n    dukcapil: {{kind: database, "
+        "url_env: PADU_TEST_REGISTRY_DB, table: biodata_wni, change_column: TGL_UBAH, "
+        "key_column: NIK}\n"
+    )
+    monkeypatch.setenv("PADU_TEST_REGISTRY_DB", postgres_url)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    assert run_pipeline(None, url, None, echo=lambda _: None, sources=sources)
+
+    # A clerk corrects one name: the next pull reads that row only.
+    nik = registry.loc[registry["NIK"].str.fullmatch(r"\d{16}"), "NIK"].iloc[0]
+    with source_db.begin() as conn:
+        conn.execute(
+            sa.text('UPDATE biodata_wni SET "NAMA_LGKP" = :name, "TGL_UBAH" = :t WHERE "NIK" = :n'),
+            {"name": "ZULAIKHA PRATIWI", "t": pd.Timestamp("2026-06-01"), "n": nik},
+        )
+    assert run_pipeline(None, url, None, echo=lambda _: None, sources=sources)
+    pulled = next(landing.glob("dukcapil_*.csv.origin.json")).read_text()
+    assert f'"rows": {len(registry)}' in pulled
+    store = Warehouse(url)
+    changes = store.query("SELECT change, changed_fields FROM source_change")
+    name = store.query("SELECT name_raw FROM restricted.source_record WHERE nik = :n", {"n": nik})[
+        "name_raw"
+    ]
+    store.dispose()
+    assert list(changes["change"]) == ["changed"]
+    assert set(changes["changed_fields"].iloc[0].split(",")) == {"name_raw", "name_norm"}
+    assert "ZULAIKHA PRATIWI" in set(name)
+
+    # A row deleted at the source is seen only by a whole-table pull.
+    with source_db.begin() as conn:
+        conn.execute(sa.text('DELETE FROM biodata_wni WHERE "NIK" = :n'), {"n": nik})
+    source_db.dispose()
+    assert run_pipeline(None, url, None, echo=lambda _: None, sources=sources, full_refresh=True)
+    store = Warehouse(url)
+    changes = store.query("SELECT change, changed_fields FROM source_change ORDER BY change")
+    store.dispose()
+    assert list(changes["change"]) == ["changed", "removed"], changes.to_string()
