@@ -57,7 +57,14 @@ def build_residents(
         """Which source the surviving value of ``column`` came from."""
         return best_source_of(work, column)
 
-    sources = work.groupby("cluster", sort=True)["source"].agg(lambda s: set(s))
+    held = pd.crosstab(work["cluster"], work["source"]).reindex(
+        columns=list(SOURCE_PRIORITY), fill_value=0
+    ).gt(0)  # cluster x source: which sources hold the resident  # fmt: skip
+    order = sorted(SOURCE_PRIORITY, key=SOURCE_PRIORITY.__getitem__)
+    names = pd.Series("", index=held.index)
+    for source in order:
+        names = names + held[source].map({True: "," + source, False: ""})
+    sources = names.str[1:]
     residents = pd.DataFrame(
         {
             "resident_id": ids,
@@ -78,10 +85,10 @@ def build_residents(
             "tps": best("tps", "kpu"),
             "alive": _alive(work),
             "nik_pseudonym": pseudonymise(best("nik"), key, purpose="nik"),
-            "in_dukcapil": sources.map(lambda s: "dukcapil" in s),
-            "in_kpu": sources.map(lambda s: "kpu" in s),
-            "in_bps": sources.map(lambda s: "bps" in s),
-            "sources": sources.map(lambda s: ",".join(sorted(s, key=SOURCE_PRIORITY.__getitem__))),
+            "in_dukcapil": held["dukcapil"],
+            "in_kpu": held["kpu"],
+            "in_bps": held["bps"],
+            "sources": sources,
             "source_rows": first.size(),
         }
     ).reset_index(drop=True)
