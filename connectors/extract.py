@@ -230,9 +230,11 @@ def _batch(good: list[list[str]], numbers: list[int], names: list[str]) -> pd.Da
     """Readable rows as a frame of Arrow-backed strings (compact: the per-column work that
     follows runs in Arrow, and a large file does not live as Python strings)."""
     kept = pd.DataFrame(good, columns=names, dtype=TEXT)
+    for name in names:
+        kept[name] = kept[name].str.strip()
     kept.insert(0, "source_row", pd.array(numbers, dtype="int64"))
-    kept.insert(1, "quarantine_reason", pd.Series(pd.NA, index=kept.index, dtype="string"))
-    kept.insert(2, "raw_line", pd.Series(pd.NA, index=kept.index, dtype="string"))
+    kept.insert(1, "quarantine_reason", pd.Series(pd.NA, index=kept.index, dtype=TEXT))
+    kept.insert(2, "raw_line", pd.Series(pd.NA, index=kept.index, dtype=TEXT))
     return kept
 
 
@@ -279,15 +281,16 @@ def _split_rows(
     rejected = pd.DataFrame(
         {
             "source_row": pd.array(bad_rows, dtype="int64"),
-            "quarantine_reason": pd.array(bad_reasons, dtype="string"),
-            "raw_line": pd.array(bad_raw, dtype="string"),
+            "quarantine_reason": pd.array(bad_reasons, dtype=TEXT),
+            "raw_line": pd.array(bad_raw, dtype=TEXT),
         }
     )
     for name in names:
         rejected[name] = pd.Series(pd.NA, index=rejected.index, dtype=TEXT)
-    rows = pd.concat([kept, rejected], ignore_index=True) if len(rejected) else kept
-    rows = rows.sort_values("source_row", kind="stable").reset_index(drop=True)
+    if len(rejected):
+        rows = pd.concat([kept, rejected], ignore_index=True)
+        rows = rows.sort_values("source_row", kind="stable").reset_index(drop=True)
+    else:  # already in file order: no copy of a large frame
+        rows = kept
     issues = [] if len(rows) else ["header only: no data rows"]
-    for name in names:
-        rows[name] = rows[name].str.strip()
     return RawExtract(path, checksum, encoding, rows, issues)
