@@ -244,7 +244,9 @@ def run(
     sources = sources or (Path(os.environ["PADU_SOURCES"]) if os.environ.get("PADU_SOURCES")
                           else None)  # fmt: skip
     if landing is not None and not landing.is_dir():
-        raise click.BadParameter(f"{landing} is not a folder", param_hint="--landing")
+        raise click.BadParameter(
+            f"{landing} does not exist or is not a folder", param_hint="--landing"
+        )
     ok = run_pipeline(landing, warehouse, region, mapping_dir, reload=reload, sources=sources,
                       full_refresh=full_refresh)  # fmt: skip
     if not ok:
