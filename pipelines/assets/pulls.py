@@ -8,7 +8,7 @@ checksums, quarantine and snapshots. A pull that fails fails this asset: nothing
 runs, and the last good snapshot stays current.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,7 +49,8 @@ def _pull_database(
     previous = None if full or not config.change_column else _previous_pull(folder, source, kab)
     if previous is not None:
         last_full = previous[1].full_pull_at or previous[1].snapshot_at
-        if datetime.now() - last_full.replace(tzinfo=None) > timedelta(config.full_refresh_days):
+        age = datetime.now(UTC) - last_full.replace(tzinfo=last_full.tzinfo or UTC)
+        if age > timedelta(config.full_refresh_days):
             previous = None  # time for a full pull
     try:
         result = pull(
@@ -103,7 +104,7 @@ def _pull_http(
         raise fail(str(err)) from None
     origin.write(result.path, origin.Origin(
         origin="http", source=result.url, fingerprint=result.sha256, rows=None,
-        snapshot_at=datetime.now(),
+        snapshot_at=datetime.now(UTC),
     ))  # fmt: skip
     context.log.info(f"fetched {result.bytes:,} bytes from {result.url} into {target.name}")
     return dg.MaterializeResult(
