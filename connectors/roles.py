@@ -48,7 +48,9 @@ def create_roles(connection: sa.Connection) -> None:
             connection.execute(
                 sa.text(
                     f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
-                    f"THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
+                    f"THEN CREATE ROLE {role} NOLOGIN; END IF; "
+                    # Another init creating it at the same moment is fine too.
+                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
                 )
             )
     except sa.exc.ProgrammingError as err:
