@@ -32,13 +32,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FolderOrigin(_Strict):
+class _Origin(_Strict):
+    #: The agency's column mapping for this region (a ``<source>.yaml`` as in
+    #: ``connectors/mappings``), when its extract names columns differently; relative paths
+    #: are relative to the deployment file.
+    mapping: str | None = None
+
+
+class FolderOrigin(_Origin):
     """Extracts delivered as files into the landing folder."""
 
     kind: Literal["folder"] = "folder"
 
 
-class DatabaseOrigin(_Strict):
+class DatabaseOrigin(_Origin):
     """A table or query of the agency's database, with the agency's column names."""
 
     kind: Literal["database"]
@@ -72,7 +79,7 @@ class CkanResource(_Strict):
     resource: str
 
 
-class HttpOrigin(_Strict):
+class HttpOrigin(_Origin):
     """A file fetched from a URL, or a CKAN portal's dataset resource."""
 
     kind: Literal["http"]
@@ -160,4 +167,17 @@ def load_deployment(path: Path) -> Deployment:
     landing = Path(deployment.landing)
     if not landing.is_absolute():
         deployment = deployment.model_copy(update={"landing": str(path.parent / landing)})
+    for code, sources in deployment.regions.items():
+        for source in Source:
+            mapping = sources.origin(source).mapping
+            if mapping and not (path.parent / mapping).is_file():
+                raise DeploymentError(
+                    f"{path}: regions.{code}.{source.value}.mapping: no file {mapping}"
+                )
     return deployment
+
+
+def mapping_file(deployment: Deployment, path: Path, code: str, source: Source) -> Path | None:
+    """The column mapping the deployment file at ``path`` names for ``source`` in ``code``."""
+    mapping = deployment.region(code).origin(source).mapping
+    return path.parent / mapping if mapping else None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.deployment import Deployment, DeploymentError, load_deployment
+from connectors.deployment import Deployment, DeploymentError, load_deployment, mapping_file
 from connectors.landing import ExtractFile, Ignored, latest, regions_present, scan
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
@@ -64,6 +64,13 @@ class SourcesResource(dg.ConfigurableResource):
 
     path: str | None = None
     full_refresh: bool = False
+
+    def mapping(self, code: str, source: Source) -> Path | None:
+        """The column mapping the deployment file names for ``source`` in region ``code``."""
+        deployment = self.deployment()
+        if deployment is None or self.path is None:
+            return None
+        return mapping_file(deployment, Path(self.path), code, source)
 
     def deployment(self) -> Deployment | None:
         if not self.path:

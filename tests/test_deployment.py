@@ -78,3 +78,34 @@ def test_dagster_gets_a_schedule_per_region_of_the_deployment():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == ["['sync_6301', 'sync_6309']", "30 2 * * *"]
+
+
+def test_a_region_can_name_its_own_column_mapping(tmp_path):
+    """This office's registry extract calls NAMA_LGKP 'NAMA_LENGKAP'; its mapping says so."""
+    from connectors.synthetic import generate
+    from connectors.warehouse import Warehouse
+    from pipelines.cli import run_pipeline
+
+    landing = tmp_path / "landing"
+    generate(region="6309", people=100, seed=71, out=landing)
+    registry = next(landing.glob("dukcapil_*.csv"))
+    registry.write_text(registry.read_text().replace("NAMA_LGKP", "NAMA_LENGKAP", 1))
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "dukcapil-6309.yaml").write_text(
+        "columns:\n  NAMA_LGKP: [NAMA_LENGKAP]\n"
+    )
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "landing: landing\nregions:\n  '6309':\n    dukcapil: {kind: folder, "
+        "mapping: mappings/dukcapil-6309.yaml}\n"
+    )
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    assert run_pipeline(None, url, None, echo=lambda _: None, sources=sources)
+    store = Warehouse(url)
+    named = store.scalar("SELECT count(*) FROM resident WHERE name_source = 'dukcapil'")
+    store.dispose()
+    assert named > 50
+
+    sources.write_text(sources.read_text().replace("dukcapil-6309", "missing"))
+    with pytest.raises(DeploymentError, match="regions.6309.dukcapil.mapping: no file"):
+        load_deployment(sources)

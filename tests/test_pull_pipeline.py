@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
+import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
@@ -16,12 +18,13 @@ import pytest
 import sqlalchemy as sa
 from ops_helpers import content_hashes
 from sqlalchemy.pool import NullPool
+from test_pull_database import mariadb_url
 
 from connectors.synthetic import generate
 from connectors.warehouse import Warehouse
 from pipelines.cli import run_pipeline
 
-pytestmark = pytest.mark.postgres
+pytestmark = pytest.mark.postgres  # and MariaDB for the registry's database
 
 
 @pytest.fixture
@@ -51,19 +54,34 @@ def _resident_state(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             links.sort_values(["source", "source_row"]).reset_index(drop=True))  # fmt: skip
 
 
-def _deployment(path, landing, portal_url: str) -> None:  # type: ignore[no-untyped-def]
+def _deployment(path, landing, portal_url: str, table: str) -> None:  # type: ignore[no-untyped-def]
     path.write_text(
         f"landing: {landing}\n"
         "regions:\n"
         "  '6309':\n"
-        "    dukcapil: {kind: database, url_env: PADU_TEST_REGISTRY_DB, table: biodata_wni}\n"
+        f"    dukcapil: {{kind: database, url_env: PADU_TEST_REGISTRY_DB, table: {table}}}\n"
         f"    kpu: {{kind: http, url: '{portal_url}/voters.csv'}}\n"
     )
 
 
+@pytest.fixture(params=["postgresql", "mariadb"])
+def registry_db(request) -> Iterator[tuple[str, str]]:
+    """A database to hold the registry's table, and the table's name."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("postgres_url"), "biodata_wni"
+        return
+    url, table = mariadb_url(), f"biodata_wni_{uuid.uuid4().hex[:8]}"
+    yield url, table
+    engine = sa.create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+
+
 def test_pulled_extracts_give_the_same_residents_as_delivered_files(
-    tmp_path, postgres_url, portal, monkeypatch
+    tmp_path, registry_db, portal, monkeypatch
 ):
+    postgres_url, table = registry_db  # the registry's database (PostgreSQL or MariaDB)
     # Pulls are named for today (in the deployment's timezone); so are the delivered files,
     # so that both runs see the same snapshot date and file names.
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
@@ -75,7 +93,7 @@ def test_pulled_extracts_give_the_same_residents_as_delivered_files(
     registry = pd.read_csv(next(delivered.glob("dukcapil_*.csv")), sep="|", dtype=str,
                            keep_default_na=False)  # fmt: skip
     source_db = sa.create_engine(postgres_url, poolclass=NullPool)
-    registry.to_sql("biodata_wni", source_db, index=False)
+    registry.to_sql(table, source_db, index=False)
     source_db.dispose()
     root, portal_url = portal
     voters = next(delivered.glob("kpu_dpt_*.csv"))
@@ -84,8 +102,11 @@ def test_pulled_extracts_give_the_same_residents_as_delivered_files(
     landing.mkdir()
     shutil.copy(next(delivered.glob("bps_*.csv")), landing)
     sources = tmp_path / "sources.yaml"
-    _deployment(sources, landing, portal_url)
-    with_password = sa.engine.make_url(postgres_url).set(password="s3cret-pw")
+    _deployment(sources, landing, portal_url, table)
+    # PostgreSQL here trusts local connections, so a password can be given and must not show.
+    with_password = sa.engine.make_url(postgres_url)
+    if postgres_url.startswith("postgresql"):
+        with_password = with_password.set(password="s3cret-pw")
     monkeypatch.setenv("PADU_TEST_REGISTRY_DB", with_password.render_as_string(False))
 
     pulled = f"duckdb:///{tmp_path / 'pulled.duckdb'}"
@@ -106,6 +127,8 @@ def test_pulled_extracts_give_the_same_residents_as_delivered_files(
     assert audit.loc["kpu", "origin_source"].startswith(portal_url)
     assert audit.loc["bps", "origin"] == "folder"
 
+    if not postgres_url.startswith("postgresql"):
+        return  # the failures below do not depend on the database
     # The registry's server goes away: that source's pull fails, nothing is published.
     good = content_hashes(pulled)
     unreachable = "postgresql+psycopg2://padu:s3cret-pw@127.0.0.1:9/registry"

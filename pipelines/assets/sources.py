@@ -18,7 +18,7 @@ from connectors.tables import RESTRICTED
 from connectors.warehouse import Warehouse
 from pipelines.assets import staging
 from pipelines.partitions import regions, run_region
-from pipelines.resources import LandingFolder, WarehouseResource
+from pipelines.resources import LandingFolder, SourcesResource, WarehouseResource
 from pipelines.retries import TRANSIENT, fail, transient_only
 
 GROUP = "sources"
@@ -67,7 +67,10 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
     )
     @transient_only
     def raw_asset(
-        context: dg.AssetExecutionContext, landing: LandingFolder, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        landing: LandingFolder,
+        warehouse: WarehouseResource,
+        sources: SourcesResource,
     ) -> dg.MaterializeResult:
         kab = run_region(context)
         extract = landing.extract(source, kab)
@@ -107,7 +110,8 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
             )
         context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
         try:
-            raw = FORMATS[source].read(extract.path, landing.mapping_override(source))
+            mapping = sources.mapping(kab.compact_code, source) or landing.mapping_override(source)
+            raw = FORMATS[source].read(extract.path, mapping)
         except FileChangedError as err:
             raise dg.Failure(str(err)) from None  # retried: the delivery may be complete then
         except (ExtractError, OSError) as err:
