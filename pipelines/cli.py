@@ -435,12 +435,9 @@ def rekey(new_key_file: Path, warehouse: str | None) -> None:
     from connectors.warehouse import Warehouse, default_url
     from pipelines.rekey import RekeyError
     from pipelines.rekey import rekey as run_rekey
-    from pipelines.resources import DEMO_PSEUDONYM_KEY, PseudonymKey, key_problem
+    from pipelines.resources import configured_key, key_problem
 
-    current = PseudonymKey(
-        key=os.environ.get("PADU_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
-        key_file=os.environ.get("PADU_PSEUDONYM_KEY_FILE"),
-    ).bytes()
+    current = configured_key()
     new = new_key_file.read_bytes().strip()
     problem = key_problem(new)
     if problem:

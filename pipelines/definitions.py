@@ -19,13 +19,13 @@ from pipelines.automation import daily_sync, landing_sensor, region_schedules, s
 from pipelines.checks import row_accounting
 from pipelines.quality import QUALITY_CHECKS
 from pipelines.resources import (
-    DEMO_PSEUDONYM_KEY,
     AuditSettings,
     LandingFolder,
     PseudonymKey,
     SettingsError,
     SourcesResource,
     WarehouseResource,
+    configured_key,
     key_problem,
 )
 from pipelines.run_audit import run_failure_audit
@@ -69,11 +69,7 @@ def build_resources(
     key = PseudonymKey(**key_settings)  # type: ignore[arg-type]
     if production:
         # Refuse at once, before anything is read: not only when the linkage asks for it.
-        resolved = PseudonymKey(
-            key=os.environ.get("PADU_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
-            key_file=os.environ.get("PADU_PSEUDONYM_KEY_FILE"),
-        )
-        problem = key_problem(resolved.bytes())
+        problem = key_problem(configured_key())
         if problem:
             raise SettingsError(f"production mode (PADU_MODE=production): {problem}")
     audit = AuditSettings(

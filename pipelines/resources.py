@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -123,6 +124,15 @@ class PseudonymKey(dg.ConfigurableResource):
             if problem:
                 raise dg.Failure(f"production mode: {problem}", allow_retries=False)
         return value
+
+
+def configured_key() -> bytes:
+    """The key the environment configures (``PADU_PSEUDONYM_KEY_FILE``, else
+    ``PADU_PSEUDONYM_KEY``, else the demo key), read now."""
+    return PseudonymKey(
+        key=os.environ.get("PADU_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
+        key_file=os.environ.get("PADU_PSEUDONYM_KEY_FILE"),
+    ).bytes()
 
 
 def key_problem(value: bytes) -> str | None:

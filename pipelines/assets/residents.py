@@ -107,7 +107,7 @@ def linked_residents(
     changed = changed_attributes(previous_residents, residents)
     history = pd.concat([history.astype("string"), changed], ignore_index=True)
     store.replace_table(staging.history_table(kab), history.astype("string"))
-    changes = _stage_snapshots(store, kab, records, keys, context)
+    changes = _stage_snapshots(store, kab, files, records, keys, context)
     findings = find_discrepancies(records, links, residents, reference_date=reference)
     findings = findings.astype("string").assign(reference_date=pd.Timestamp(reference))
     store.replace_table(staging.discrepancy_table(kab), findings)
@@ -197,6 +197,7 @@ def _previous_residents(store: Warehouse, region: str) -> pd.DataFrame:
 def _stage_snapshots(
     store: Warehouse,
     kab: Kabupaten,
+    files: pd.DataFrame,
     records: pd.DataFrame,
     keys: pd.Series,
     context: dg.AssetExecutionContext,
@@ -210,7 +211,7 @@ def _stage_snapshots(
     ).set_index("source")["source_file"]
     new_rows, changes, counts = [], [], {}
     for source in Source:
-        info = store.read_table(staging.file_table(source, kab)).iloc[0]
+        info = files[files["source"] == source.value].iloc[0]
         mine = keyed[keyed["source"] == source.value]
         if info["new_load"]:
             new_rows.append(mine)
