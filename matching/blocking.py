@@ -20,6 +20,8 @@ import pandas as pd
 from matching.features import Features
 
 DEFAULT_MAX_BLOCK = 200
+#: A name (sound) shared by at most this many records is rare enough to compare on alone.
+RARE_NAME = 10
 
 
 def _series(values: np.ndarray) -> pd.Series:
@@ -54,18 +56,19 @@ def _nik_region_serial(f: Features) -> list[pd.Series]:
     return [_join(nik.str.slice(0, 6), nik.str.slice(12, 16), _series(f.phonetic))]
 
 
-def _birth_date_sex_word(f: Features) -> list[pd.Series]:
-    """Birth date, sex and the sound of one name word: a key per word of the name.
+def _birth_date_sex_initial(f: Features) -> list[pd.Series]:
+    """Birth date, sex and the initial of one name word: a key per word of the name.
 
     Birth date and sex alone make blocks of a dozen strangers per day in a kab/kota of
-    300,000 people; sharing any one word's sound as well removes nearly all of them while
-    keeping the same person whose other words were misspelt, dropped or reordered.
+    300,000 people; sharing any one word's initial as well removes most of them while
+    keeping the same person whose other words were misspelt (MICHAELA / MICHAFLA), dropped,
+    replaced or reordered.
     """
     birth = pd.Series(f.birth)
     # Records of unknown sex still block with each other on the date alone.
     date_sex = _join(birth, _series(f.sex).fillna("?"))
-    words = _words(f)
-    return [_join(date_sex.reindex(words.index), words)]
+    initials = _series(f.name_sorted).str.split().explode().dropna().str[0]
+    return [_join(date_sex.reindex(initials.index), initials)]
 
 
 def _words(f: Features) -> pd.Series:
@@ -82,6 +85,12 @@ def _phonetic_year(f: Features) -> list[pd.Series]:
     exact = _join(phonetic, year.astype("Int64"))
     before = _join(phonetic, (year - 1).astype("Int64")).where(~known)
     return [exact, before]
+
+
+def _rare_name_sound(f: Features) -> list[pd.Series]:
+    """Same name sound, whatever the dates: for the birth date that is missing or wrong.
+    Only rare names (see ``RARE_NAME``): a common name alone says little and costs much."""
+    return [_series(f.phonetic)]
 
 
 def _phonetic_month_day(f: Features) -> list[pd.Series]:
@@ -108,6 +117,7 @@ class BlockingRule:
     name: str
     keys: Callable[[Features], list[pd.Series]]
     description: str
+    max_block: int | None = None  # this rule's own cap on a block (else the linker's)
 
 
 RULES: tuple[BlockingRule, ...] = (
@@ -118,14 +128,21 @@ RULES: tuple[BlockingRule, ...] = (
         "same NIK region, serial and name sound (a typo in the NIK's birth-date part)",
     ),
     BlockingRule(
-        "birth_date_sex_word",
-        _birth_date_sex_word,
-        "same birth date and sex, and one name word that sounds the same",
+        "birth_date_sex_initial",
+        _birth_date_sex_initial,
+        "same birth date and sex, and one name word with the same initial",
     ),
     BlockingRule("phonetic_year", _phonetic_year, "same name sound and birth year"),
     BlockingRule("phonetic_month_day", _phonetic_month_day, "same name sound, day and month"),
     BlockingRule("family_card", _family_card, "same family card and first-name sound"),
     BlockingRule("name_kecamatan", _name_kecamatan, "same folded name in the same kecamatan"),
+    BlockingRule(
+        "rare_name_sound",
+        _rare_name_sound,
+        f"same name sound, for names at most {RARE_NAME} records share (blocks above are"
+        " reported as capped)",
+        max_block=RARE_NAME,
+    ),
 )
 
 
@@ -176,7 +193,7 @@ def candidate_pairs(
     reports = []
     for bit, rule in enumerate(rules):
         keys = pd.concat(rule.keys(features))
-        encoded, report = _pairs_for_keys(keys, max_block)
+        encoded, report = _pairs_for_keys(keys, rule.max_block or max_block)
         encoded = np.unique(encoded)
         report.rule = rule.name
         report.pairs = len(encoded)

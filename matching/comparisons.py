@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
 
 from matching.features import Features
 
@@ -26,6 +27,7 @@ class Comparison:
     levels: tuple[str, ...]  # label per level 0..k-1 ("else" first)
     compute: Callable[[Features, np.ndarray, np.ndarray], np.ndarray]
     tf_level: int | None = None  # the level whose weight is adjusted by name frequency
+    word_tf_level: int | None = None  # the level adjusted by the shared word's frequency
     #: Features field whose exact agreement is the top level; its u is then computed from
     #: value frequencies (the chance two random records share a value) instead of sampled.
     exact_on: str | None = None
@@ -57,6 +59,31 @@ def name_similarity(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndar
     return np.where(words >= 2, np.maximum(sort, subset * 0.97), sort)
 
 
+#: Two words this close (Jaro-Winkler) are taken for one word misspelt: COCHRANE / COCHARNE.
+WORD_SIMILARITY = 0.9
+
+
+def _word_pairs(f: Features, left: np.ndarray, right: np.ndarray):  # type: ignore[no-untyped-def]
+    """The four pairings of the two names' first and last words, each with the agreement
+    (Jaro-Winkler >= WORD_SIMILARITY) and the larger share of records holding either word."""
+    shares = {"first": f.first_share, "last": f.last_share}
+    words = {"first": f.first_word, "last": f.last_word}
+    for a, b in (("first", "first"), ("last", "last"), ("first", "last"), ("last", "first")):
+        x, y = _strings(words[a], left), _strings(words[b], right)
+        similar = process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=-1)
+        agree = (similar >= WORD_SIMILARITY) & (x != "") & (y != "")
+        yield agree, np.maximum(shares[a][left], shares[b][right])
+
+
+def shared_word_frequency(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """For pairs whose names agree on a word, the share of records holding the rarest such
+    word (the chance a stranger would agree on it); 1 where no word agrees."""
+    out = np.ones(len(left))
+    for agree, share in _word_pairs(f, left, right):
+        out = np.where(agree, np.minimum(out, share), out)
+    return out
+
+
 def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     score = name_similarity(f, left, right)
     exact = f.name_sorted[left] == f.name_sorted[right]
@@ -64,10 +91,11 @@ def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     level = np.select(
         [exact, score >= 92, (score >= 84) | phonetic, score >= 70], [5, 4, 3, 2], default=0
     )
-    # Same first or last word only: weak, but not nothing (dropped names, abbreviations).
-    partial = (f.first_word[left] == f.first_word[right]) | (
-        f.last_word[left] == f.last_word[right]
-    )
+    # One word in common, or nearly (dropped or replaced names, a misspelt word): weak
+    # evidence in general, and its weight follows how rare the shared word is.
+    partial = np.zeros(len(left), dtype=bool)
+    for agree, _ in _word_pairs(f, left, right):
+        partial |= agree
     level = np.where((level == 0) & partial, 1, level)
     return np.where(_missing(f.name_sorted, left, right), NULL, level)
 
@@ -166,6 +194,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         ("else", "one word", ">=70", ">=84 or sound", ">=92", "exact"),
         _name,
         tf_level=5,
+        word_tf_level=1,
         exact_on="name_sorted",
     ),
     Comparison(

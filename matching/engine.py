@@ -10,7 +10,8 @@ import pandas as pd
 
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
 from matching.clustering import best_links, constrained_components, pair_keys
-from matching.comparisons import COMPARISONS, NULL, compare
+from matching.comparisons import COMPARISONS, NULL, compare, shared_word_frequency
+from matching.competition import competing_probability
 from matching.features import SOURCES, build_features
 from matching.fellegi_sunter import (
     FIELD_INDEX,
@@ -78,16 +79,29 @@ class ScoredPairs:
 def _cannot_link(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
     """Pairs that may not be linked whatever their score.
 
-    Two rows of one source that carry different usable NIKs are two registrations. They are
-    one person (a double registration) only if their names agree closely: family members
-    share a family card, a desa and, for twins, a birth date, and twins' names often sound
-    alike (HASAN and HUSIN), which together can outweigh everything else.
+    * Two rows of one source that carry different usable NIKs are two registrations. They
+      are one person (a double registration) only if their names agree closely: family
+      members share a family card, a desa and, for twins, a birth date, and twins' names
+      often sound alike (HASAN and HUSIN), which together can outweigh everything else.
+    * Two rows whose NIKs differ and whose birth dates differ disagree on both things that
+      set one person apart from a namesake in the same family (a father and the son named
+      after him share a name, a family card and a desa).
+    * One NIK on two rows whose names have nothing in common and who live in different
+      desa is one NIK used by two people (domain.md), reported as a NIK conflict. In one
+      desa the same NIK with a garbled name (SITI / SIYI, YOSEF PRAYITNA / YOESF P) is
+      one person written badly.
     """
     nik = pairs.levels[:, FIELD_INDEX["nik"]]
     name = pairs.levels[:, FIELD_INDEX["name"]]
+    birth = pairs.levels[:, FIELD_INDEX["birth_date"]]
+    place = pairs.levels[:, FIELD_INDEX["place"]]
     same_source = source[pairs.left] == source[pairs.right]
     different_niks = (nik != NULL) & (nik < 2)
-    return same_source & different_niks & (name < 4)
+    return (
+        (same_source & different_niks & (name < 4))
+        | ((nik == 0) & (birth == 0))
+        | ((nik == 2) & (name == 0) & (place < 2))
+    )
 
 
 def _double_registration(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
@@ -125,6 +139,9 @@ class EngineResult(LinkResult):
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     review_probability: float = 0.5
     match_probability: float = 0.95
+    #: Estimated share of each source's records with a counterpart in each source
+    #: (``matching.competition``), rows and columns in ``SOURCES`` order.
+    counterpart_share: np.ndarray | None = None
 
     def _prior_weight(self) -> float:
         prior = self.model.prior if self.model else 0.5
@@ -184,8 +201,10 @@ class FellegiSunterLinker:
         sessions = [
             ((candidates.rules & _RULE_BIT["nik"]) > 0, {"nik", "nik_vs_record"}),
             ((candidates.rules & by_name) > 0, {"name"}),
+            # Blocked on the name alone, so birth dates that disagree are seen as they are.
+            ((candidates.rules & _RULE_BIT["rare_name_sound"]) > 0, {"name"}),
             (
-                (candidates.rules & _RULE_BIT["birth_date_sex_word"]) > 0,
+                (candidates.rules & _RULE_BIT["birth_date_sex_initial"]) > 0,
                 {"birth_date", "sex", "nik_vs_record"},
             ),
         ]
@@ -195,15 +214,24 @@ class FellegiSunterLinker:
         frequency = np.maximum(
             features.name_frequency[candidates.left], features.name_frequency[candidates.right]
         )
-        scores = score(model, levels, frequency)
+        words = shared_word_frequency(features, candidates.left, candidates.right)
+        scores = score(model, levels, frequency, words)
+        competing, counterpart_share = competing_probability(
+            scores.contributions.sum(axis=1, dtype=np.float64),
+            candidates.left, candidates.right, features.source,
+        )  # fmt: skip
+        probability = np.maximum(scores.probability, competing)
         pairs = ScoredPairs(
-            candidates.left, candidates.right, levels, scores.weight, scores.probability,
+            candidates.left, candidates.right, levels, scores.weight, probability,
             scores.contributions, candidates.rules,
         )  # fmt: skip
         clock.lap("scoring")
         clusters = self._cluster(features.n, features.source, pairs, decisions)
         clock.lap("clustering")
-        return EngineResult(clusters, len(candidates), pairs, model, candidates.reports, clock.laps)
+        return EngineResult(
+            clusters, len(candidates), pairs, model, candidates.reports, clock.laps,
+            counterpart_share=counterpart_share,
+        )  # fmt: skip
 
     def _cluster(
         self, n: int, source: np.ndarray, pairs: ScoredPairs, decisions: pd.DataFrame | None

@@ -33,6 +33,8 @@ class Features:
     phonetic: np.ndarray  # phonetic key of the whole name, words sorted
     name_words: np.ndarray  # number of words in the name (0 when missing)
     name_frequency: np.ndarray  # share of records with this folded sorted name (float)
+    first_share: np.ndarray  # share of named records with the first word anywhere in the name
+    last_share: np.ndarray  # the same for the last word
     birth: np.ndarray  # datetime64[D], NaT when missing
     year: np.ndarray  # float, nan when missing (from birth date, else from reported age)
     year_known: np.ndarray  # bool: year comes from a birth date, not an age
@@ -65,6 +67,17 @@ def _digits(nik: pd.Series) -> np.ndarray:
     text = nik.fillna("0" * 16).astype(str).str.pad(16, fillchar="0").str.slice(0, 16)
     raw = np.frombuffer("".join(text).encode("ascii", "replace"), dtype=np.uint8)
     return raw.reshape(-1, 16) - ord("0")
+
+
+def _word_shares(words: pd.Series, picked: pd.Series) -> np.ndarray:
+    """For each record, the share of named records whose name contains its ``picked`` word:
+    the chance that a random record agrees with it on that word (0 where there is none)."""
+    exploded = words.explode().dropna()
+    distinct = pd.DataFrame({"row": exploded.index, "word": exploded.to_numpy()}).drop_duplicates()
+    per_word = distinct["word"].value_counts()
+    named = max(int(words.notna().sum()), 1)
+    share = picked.map(per_word / named)
+    return share.astype(float).fillna(0).to_numpy()
 
 
 def build_features(records: pd.DataFrame) -> Features:
@@ -100,6 +113,8 @@ def build_features(records: pd.DataFrame) -> Features:
         phonetic=_objects(phonetic),
         name_words=words.str.len().astype("Float64").fillna(0).to_numpy(dtype=np.int64),
         name_frequency=frequency.fillna(0).to_numpy(),
+        first_share=_word_shares(words, words.str[0]),
+        last_share=_word_shares(words, words.str[-1]),
         birth=birth.to_numpy(dtype="datetime64[D]"),
         year=year.to_numpy(dtype=float),
         year_known=birth.notna().to_numpy(),

@@ -179,19 +179,30 @@ class Scores:
         return 1.0 / (1.0 + np.exp2(-np.clip(self.weight, -60, 60)))
 
 
-def score(model: Model, levels: np.ndarray, name_frequency: np.ndarray) -> Scores:
-    """Match weights of compared pairs; ``name_frequency`` per pair (of the left record)."""
+def score(
+    model: Model,
+    levels: np.ndarray,
+    name_frequency: np.ndarray,
+    word_frequency: np.ndarray | None = None,
+) -> Scores:
+    """Match weights of compared pairs; ``name_frequency`` per pair is the share of records
+    with the pair's name, ``word_frequency`` the share holding the word the names share."""
     factors = model.bayes_factors()
     contributions = np.zeros(levels.shape, dtype=np.float32)
     for i, comparison in enumerate(COMPARISONS):
         column = levels[:, i]
         weight = np.where(column == NULL, 0.0, factors[i][np.clip(column, 0, None)])
-        if comparison.tf_level is not None:
-            # Agreeing on a name shared by a share f of records: u is f, not the average u.
-            at_level = column == comparison.tf_level
-            m_top = np.clip(model.m[i][comparison.tf_level], _EPS, 1)
-            tf = np.clip(name_frequency, _EPS, 1)
-            weight = np.where(at_level, np.log2(m_top / tf), weight)
+        adjusted = [(comparison.tf_level, name_frequency)]
+        if word_frequency is not None:
+            adjusted.append((comparison.word_tf_level, word_frequency))
+        for level, frequency in adjusted:
+            if level is None:
+                continue
+            # Agreeing on a value shared by a share f of records: u is f, not the average u.
+            at_level = column == level
+            m_level = np.clip(model.m[i][level], _EPS, 1)
+            tf = np.clip(frequency, _EPS, 1)
+            weight = np.where(at_level, np.log2(m_level / tf), weight)
         contributions[:, i] = weight
     prior = np.log2(model.prior / (1 - model.prior))
     return Scores(prior + contributions.sum(axis=1), contributions)

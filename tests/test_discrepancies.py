@@ -402,14 +402,9 @@ def recall_precision(kind: str, g: dict[str, pd.DataFrame]) -> tuple[float, floa
 #: suite fails as soon as linkage improves, so the mark is removed then.
 #: - a double registration shows only as one resident with two NIKs; the linker joins those
 #:   whose name, birth date, sex and mother agree, and leaves the others to review:
-#:   multiple_niks recall 0.833 (10 of 12) measured here;
-#: - a BPS row with a placeholder NIK, no birth date and a shortened name often stays
-#:   unlinked (or in the review queue), so it looks like a person the registry does not
-#:   know: bps_not_in_registry precision 0.944 measured here.
+#:   multiple_niks recall 0.833 (10 of 12) measured here.
 LINKAGE_LIMITED = {
     ("multiple_niks", "recall"): "linkage leaves double registrations unlinked",
-    ("bps_not_in_registry", "precision"): "linkage leaves some BPS rows without NIK and "
-    "birth date unlinked",
 }
 
 
