@@ -51,6 +51,10 @@ def _first_phonetic(f: Features) -> pd.Series:
     return pd.Series(keyed[codes], dtype=object)
 
 
+def _no_birth_date(f: Features) -> np.ndarray:
+    return np.isnat(f.birth)
+
+
 def _nik_region_serial(f: Features) -> list[pd.Series]:
     nik = _series(f.nik).astype("string")
     return [_join(nik.str.slice(0, 6), nik.str.slice(12, 16), _series(f.phonetic))]
@@ -67,13 +71,10 @@ def _birth_date_sex_initial(f: Features) -> list[pd.Series]:
     birth = pd.Series(f.birth)
     # Records of unknown sex still block with each other on the date alone.
     date_sex = _join(birth, _series(f.sex).fillna("?"))
-    initials = _series(f.name_sorted).str.split().explode().dropna().str[0]
+    codes, names = pd.factorize(_series(f.name_sorted), use_na_sentinel=True)
+    per_name = pd.Series([sorted({w[0] for w in str(name).split()}) for name in names])
+    initials = per_name.iloc[codes[codes >= 0]].set_axis(np.flatnonzero(codes >= 0)).explode()
     return [_join(date_sex.reindex(initials.index), initials)]
-
-
-def _words(f: Features) -> pd.Series:
-    """The sound of each name word, one entry per word (index: the record)."""
-    return _series(f.phonetic).str.split().explode().dropna()
 
 
 def _phonetic_year(f: Features) -> list[pd.Series]:
@@ -118,6 +119,8 @@ class BlockingRule:
     keys: Callable[[Features], list[pd.Series]]
     description: str
     max_block: int | None = None  # this rule's own cap on a block (else the linker's)
+    #: Records of which a pair must hold at least one (None: any pair in a block).
+    one_of: Callable[[Features], np.ndarray] | None = None
 
 
 RULES: tuple[BlockingRule, ...] = (
@@ -125,7 +128,9 @@ RULES: tuple[BlockingRule, ...] = (
     BlockingRule(
         "nik_region_serial",
         _nik_region_serial,
-        "same NIK region, serial and name sound (a typo in the NIK's birth-date part)",
+        "same NIK region, serial and name sound (a typo in the NIK's birth-date part), where"
+        " one of the two has no birth date (otherwise the birth-date rules find the pair)",
+        one_of=_no_birth_date,
     ),
     BlockingRule(
         "birth_date_sex_initial",
@@ -166,7 +171,9 @@ class Candidates:
         return len(self.left)
 
 
-def _pairs_for_keys(keys: pd.Series, max_block: int) -> tuple[np.ndarray, RuleReport]:
+def _pairs_for_keys(
+    keys: pd.Series, max_block: int, one_of: np.ndarray | None = None
+) -> tuple[np.ndarray, RuleReport]:
     keys = keys.dropna()
     codes, _ = pd.factorize(keys)
     frame = pd.DataFrame({"code": codes, "row": keys.index.to_numpy(dtype=np.int64)})
@@ -174,12 +181,20 @@ def _pairs_for_keys(keys: pd.Series, max_block: int) -> tuple[np.ndarray, RuleRe
     sizes = frame.groupby("code")["row"].transform("size")
     capped = frame[sizes > max_block]
     frame = frame[(sizes > 1) & (sizes <= max_block)]
-    merged = frame.merge(frame, on="code", suffixes=("_l", "_r"))
-    merged = merged[merged["row_l"] < merged["row_r"]]
-    encoded = merged["row_l"].to_numpy() * (1 << 32) + merged["row_r"].to_numpy()
+    choosers = frame if one_of is None else frame[one_of[frame["row"].to_numpy()]]
+    merged = choosers.merge(frame, on="code", suffixes=("_l", "_r"))
+    low = np.minimum(merged["row_l"].to_numpy(), merged["row_r"].to_numpy())
+    high = np.maximum(merged["row_l"].to_numpy(), merged["row_r"].to_numpy())
+    encoded = (low * (1 << 32) + high)[low != high]
     report = RuleReport("", int(frame["code"].nunique()), len(encoded),
                         int(capped["code"].nunique()), int(capped["row"].nunique()))  # fmt: skip
     return encoded, report
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort beats numpy's hashing unique on pair codes)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
 def candidate_pairs(
@@ -193,8 +208,9 @@ def candidate_pairs(
     reports = []
     for bit, rule in enumerate(rules):
         keys = pd.concat(rule.keys(features))
-        encoded, report = _pairs_for_keys(keys, rule.max_block or max_block)
-        encoded = np.unique(encoded)
+        one_of = rule.one_of(features) if rule.one_of else None
+        encoded, report = _pairs_for_keys(keys, rule.max_block or max_block, one_of)
+        encoded = _distinct(encoded)
         report.rule = rule.name
         report.pairs = len(encoded)
         reports.append(report)
@@ -207,6 +223,7 @@ def candidate_pairs(
     bits = np.concatenate(bit_parts)
     order = np.argsort(encoded, kind="stable")
     encoded, bits = encoded[order], bits[order]
-    unique, start = np.unique(encoded, return_index=True)
+    start = np.flatnonzero(np.r_[True, encoded[1:] != encoded[:-1]]) if len(encoded) else order
+    unique = encoded[start]
     masks = np.bitwise_or.reduceat(bits, start) if len(bits) else bits
     return Candidates(unique >> 32, unique & 0xFFFFFFFF, masks.astype(np.uint16), reports)

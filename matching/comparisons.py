@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
@@ -33,24 +32,21 @@ class Comparison:
     exact_on: str | None = None
 
 
-def _is_null(values: np.ndarray) -> np.ndarray:
-    return pd.isna(values)
+def _missing(f: Features, name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    null = f.null(name)
+    return null[left] | null[right]
 
 
-def _missing(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    return _is_null(values[left]) | _is_null(values[right])
-
-
-def _strings(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+def _strings(f: Features, name: str, index: np.ndarray) -> np.ndarray:
     """Object array of the picked strings ("" for null), sharing the Python strings."""
-    picked = values[index]
-    picked[_is_null(picked)] = ""
+    picked = getattr(f, name)[index]
+    picked[f.null(name)[index]] = ""
     return picked
 
 
 def name_similarity(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """0-100: order-free similarity of folded names; a subset match needs two shared words."""
-    a, b = _strings(f.name_sorted, left), _strings(f.name_sorted, right)
+    a, b = _strings(f, "name_sorted", left), _strings(f, "name_sorted", right)
     if len(a) == 0:
         return np.zeros(0)
     sort = process.cpdist(a, b, scorer=fuzz.ratio, workers=-1)
@@ -67,12 +63,11 @@ def _word_pairs(f: Features, left: np.ndarray, right: np.ndarray):  # type: igno
     """The four pairings of the two names' first and last words, each with the agreement
     (Jaro-Winkler >= WORD_SIMILARITY) and the larger share of records holding either word."""
     shares = {"first": f.first_share, "last": f.last_share}
-    words = {"first": f.first_word, "last": f.last_word}
     for a, b in (("first", "first"), ("last", "last"), ("first", "last"), ("last", "first")):
-        x, y = _strings(words[a], left), _strings(words[b], right)
+        x, y = _strings(f, f"{a}_word", left), _strings(f, f"{b}_word", right)
         similar = process.cpdist(x, y, scorer=JaroWinkler.normalized_similarity, workers=-1)
-        agree = (similar >= WORD_SIMILARITY) & (x != "") & (y != "")
-        yield agree, np.maximum(shares[a][left], shares[b][right])
+        known = ~(f.null(f"{a}_word")[left] | f.null(f"{b}_word")[right])
+        yield (similar >= WORD_SIMILARITY) & known, np.maximum(shares[a][left], shares[b][right])
 
 
 def shared_word_frequency(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -84,20 +79,29 @@ def shared_word_frequency(f: Features, left: np.ndarray, right: np.ndarray) -> n
     return out
 
 
+def _same(f: Features, name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Both records have feature ``name`` and it is equal."""
+    codes = f.codes(name)
+    return (codes[left] == codes[right]) & (codes[left] >= 0)
+
+
 def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    score = name_similarity(f, left, right)
-    exact = f.name_sorted[left] == f.name_sorted[right]
-    phonetic = f.phonetic[left] == f.phonetic[right]
+    exact = _same(f, "name_sorted", left, right)
+    phonetic = _same(f, "phonetic", left, right)
+    score = np.full(len(left), 100.0)
+    inexact = np.flatnonzero(~exact)
+    score[inexact] = name_similarity(f, left[inexact], right[inexact])
     level = np.select(
         [exact, score >= 92, (score >= 84) | phonetic, score >= 70], [5, 4, 3, 2], default=0
     )
     # One word in common, or nearly (dropped or replaced names, a misspelt word): weak
     # evidence in general, and its weight follows how rare the shared word is.
-    partial = np.zeros(len(left), dtype=bool)
-    for agree, _ in _word_pairs(f, left, right):
+    rest = np.flatnonzero(level == 0)
+    partial = np.zeros(len(rest), dtype=bool)
+    for agree, _ in _word_pairs(f, left[rest], right[rest]):
         partial |= agree
-    level = np.where((level == 0) & partial, 1, level)
-    return np.where(_missing(f.name_sorted, left, right), NULL, level)
+    level[rest[partial]] = 1
+    return np.where(_missing(f, "name_sorted", left, right), NULL, level)
 
 
 def _birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -120,8 +124,8 @@ def _birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _sex(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    level = (f.sex[left] == f.sex[right]).astype(np.int64)
-    return np.where(_missing(f.sex, left, right), NULL, level)
+    level = _same(f, "sex", left, right).astype(np.int64)
+    return np.where(_missing(f, "sex", left, right), NULL, level)
 
 
 def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -132,7 +136,7 @@ def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     are no evidence beyond what the birth date and sex comparisons already count
     (domain.md). A near-miss in the date part, with region and serial intact, is a typo.
     """
-    missing = _missing(f.nik, left, right)
+    missing = _missing(f, "nik", left, right)
     a, b = f.nik_digits[left], f.nik_digits[right]
     differ = a != b
     count = differ.sum(axis=1)
@@ -171,21 +175,23 @@ def _family(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     One comparison for both: they are evidence of the same *family* and are strongly
     correlated (twins share both), so counting them separately would count it twice.
     """
-    same_card = f.kk[left] == f.kk[right]
-    card_known = ~_missing(f.kk, left, right)
-    a, b = _strings(f.mother, left), _strings(f.mother, right)
-    mother_known = ~_missing(f.mother, left, right)
-    score = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1) if len(a) else a
-    same_mother = mother_known & (np.asarray(score) >= 85)
-    level = np.select([same_card & card_known, same_mother], [2, 1], default=0)
+    same_card = _same(f, "kk", left, right)
+    card_known = ~_missing(f, "kk", left, right)
+    mother_known = ~_missing(f, "mother", left, right)
+    both = np.flatnonzero(mother_known)
+    same_mother = np.zeros(len(left), dtype=bool)
+    if len(both):
+        a, b = _strings(f, "mother", left[both]), _strings(f, "mother", right[both])
+        same_mother[both] = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1) >= 85
+    level = np.select([same_card, same_mother], [2, 1], default=0)
     return np.where(card_known | mother_known, level, NULL)
 
 
 def _place(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    desa = f.desa[left] == f.desa[right]
-    kec = f.kec[left] == f.kec[right]
+    desa = _same(f, "desa", left, right)
+    kec = _same(f, "kec", left, right)
     level = np.select([desa, kec], [2, 1], default=0)
-    return np.where(_missing(f.kec, left, right), NULL, level)
+    return np.where(_missing(f, "kec", left, right), NULL, level)
 
 
 COMPARISONS: tuple[Comparison, ...] = (

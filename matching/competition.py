@@ -31,21 +31,6 @@ import numpy as np
 _LOG_CAP = 500.0
 
 
-def _directed(
-    log_lr: np.ndarray, chooser: np.ndarray, target_source: np.ndarray, log_rho: np.ndarray,
-    slack: np.ndarray, groups: int,
-) -> np.ndarray:  # fmt: skip
-    """P(chooser -> target) per directed pair; ``group`` = chooser x target source."""
-    group = chooser * 3 + target_source
-    value = np.clip(log_lr + log_rho, -_LOG_CAP, _LOG_CAP)
-    top = np.full(groups, -np.inf)
-    np.maximum.at(top, group, value)
-    shifted = np.exp2(value - top[group])
-    total = np.bincount(group, weights=shifted, minlength=groups)
-    denominator = slack * np.exp2(-top[group]) + total[group]
-    return shifted / denominator
-
-
 def competing_probability(
     log_lr: np.ndarray,
     left: np.ndarray,
@@ -60,24 +45,42 @@ def competing_probability(
     ``log_lr`` is the pair's log2 likelihood ratio (match weight without the prior);
     ``source`` holds each record's source index (0..2).
     """
-    n = len(source)
     sizes = np.bincount(source.astype(np.int64), minlength=3).astype(float)
-    across = source[left] != source[right]
+    # A pair whose evidence is against a match (likelihood ratio under 1) has a probability
+    # under rho (about one in a hundred thousand) and adds as little to its rivals' sums:
+    # leaving those out changes no decision and saves most of the work.
+    across = np.flatnonzero((source[left] != source[right]) & (log_lr > 0))
     chooser = np.concatenate([left[across], right[across]]).astype(np.int64)
     target = np.concatenate([right[across], left[across]]).astype(np.int64)
-    lr = np.concatenate([log_lr[across], log_lr[across]])
-    chooser_source = source[chooser].astype(np.int64)
     target_source = source[target].astype(np.int64)
-    pi = np.full((3, 3), 0.5)
+    # Directed pairs grouped by (chooser, target source), once for all iterations.
+    order = np.argsort(chooser * 3 + target_source, kind="stable")
+    chooser, target_source = chooser[order], target_source[order]
+    lr = np.concatenate([log_lr[across], log_lr[across]])[order]
+    cell = source[chooser].astype(np.int64) * 3 + target_source  # (chooser source, target)
+    group = chooser * 3 + target_source
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+    group_of = np.cumsum(np.r_[False, group[1:] != group[:-1]]) if len(group) else group
+    pi = np.full(9, 0.5)
     probability = np.zeros(len(chooser))
+    log_size = np.log2(np.maximum(np.tile(sizes, 3), 1))  # per cell: the target's size
     for _ in range(iterations):
-        share = pi[chooser_source, target_source]
-        log_rho = np.log2(share / np.maximum(sizes[target_source], 1))
-        probability = _directed(lr, chooser, target_source, log_rho, 1 - share, 3 * n)
-        expected = np.zeros((3, 3))
-        np.add.at(expected, (chooser_source, target_source), probability)
-        pi = np.clip(expected / np.maximum(sizes[:, None], 1), 1e-4, 0.999)
-    half = int(across.sum())
+        share = pi[cell]
+        value = np.clip(lr + (np.log2(pi) - log_size)[cell], -_LOG_CAP, _LOG_CAP)
+        if len(value) == 0:
+            break
+        top = np.maximum.reduceat(value, starts)[group_of]
+        shifted = np.exp2(value - top)
+        total = np.add.reduceat(shifted, starts)[group_of]
+        probability = shifted / ((1 - share) * np.exp2(-top) + total)
+        expected = np.bincount(cell, weights=probability, minlength=9)
+        previous = pi
+        pi = np.clip(expected / np.maximum(np.repeat(sizes, 3), 1), 1e-4, 0.999)
+        if np.abs(pi - previous).max() < 1e-4:
+            break
+    directed = np.empty(len(probability))
+    directed[order] = probability
+    half = len(across)
     out = np.zeros(len(left))
-    out[across] = np.maximum(probability[:half], probability[half:])
-    return out, pi
+    out[across] = np.maximum(directed[:half], directed[half:])
+    return out, pi.reshape(3, 3)

@@ -208,13 +208,18 @@ class FellegiSunterLinker:
                 {"birth_date", "sex", "nik_vs_record"},
             ),
         ]
-        m = train_m(levels, u, sessions)
+        m = train_m(levels, u, sessions, seed=s.seed)
         model = Model(m, u, prior)
         clock.lap("em")
         frequency = np.maximum(
             features.name_frequency[candidates.left], features.name_frequency[candidates.right]
         )
-        words = shared_word_frequency(features, candidates.left, candidates.right)
+        # The shared word's frequency matters only at the "one word" name level.
+        words = np.ones(len(candidates))
+        one_word = np.flatnonzero(levels[:, FIELD_INDEX["name"]] == 1)
+        words[one_word] = shared_word_frequency(
+            features, candidates.left[one_word], candidates.right[one_word]
+        )
         scores = score(model, levels, frequency, words)
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),

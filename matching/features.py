@@ -8,14 +8,15 @@ the term-frequency adjustment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from matching.names import fold_spelling
 from matching.nik import nik_parts
-from matching.phonetic import phonetic_words
+from matching.phonetic import word_key
 
 SOURCES = ("dukcapil", "kpu", "bps")
 
@@ -50,6 +51,23 @@ class Features:
     kec: np.ndarray
     desa: np.ndarray
     mother: np.ndarray
+    _nulls: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def codes(self, name: str) -> np.ndarray:
+        """Integer code per record for feature ``name`` (equal values, equal codes; -1 for
+        missing), computed once: comparing codes is far cheaper than comparing strings."""
+        codes = self._codes.get(name)
+        if codes is None:
+            codes = self._codes[name] = pd.factorize(getattr(self, name))[0]
+        return codes
+
+    def null(self, name: str) -> np.ndarray:
+        """Boolean mask of the records missing feature ``name`` (computed once)."""
+        mask = self._nulls.get(name)
+        if mask is None:
+            mask = self._nulls[name] = np.asarray(pd.isna(getattr(self, name)))
+        return mask
 
 
 def _objects(series: pd.Series) -> np.ndarray:
@@ -69,14 +87,17 @@ def _digits(nik: pd.Series) -> np.ndarray:
     return raw.reshape(-1, 16) - ord("0")
 
 
-def _word_shares(words: pd.Series, picked: pd.Series) -> np.ndarray:
+def _word_shares(words_of: list[list[str]], codes: np.ndarray, picked: pd.Series) -> np.ndarray:
     """For each record, the share of named records whose name contains its ``picked`` word:
-    the chance that a random record agrees with it on that word (0 where there is none)."""
-    exploded = words.explode().dropna()
-    distinct = pd.DataFrame({"row": exploded.index, "word": exploded.to_numpy()}).drop_duplicates()
-    per_word = distinct["word"].value_counts()
-    named = max(int(words.notna().sum()), 1)
-    share = picked.map(per_word / named)
+    the chance that a random record agrees with it on that word (0 where there is none).
+    ``words_of`` are the words of each distinct name, ``codes`` each record's name."""
+    records_per_name = np.bincount(codes[codes >= 0], minlength=len(words_of))
+    per_word: Counter[str] = Counter()
+    for words, count in zip(words_of, records_per_name.tolist(), strict=True):
+        for word in set(words):
+            per_word[word] += count
+    named = max(int((codes >= 0).sum()), 1)
+    share = picked.map({word: count / named for word, count in per_word.items()})
     return share.astype(float).fillna(0).to_numpy()
 
 
@@ -84,15 +105,22 @@ def build_features(records: pd.DataFrame) -> Features:
     """Features of ``records`` (canonical schema, any index; order is kept)."""
     records = records.reset_index(drop=True)
     folded = fold_spelling(records["name_norm"])
-    words = folded.str.split()
-    sorted_name = words.map(lambda w: " ".join(sorted(w)) if isinstance(w, list) else pd.NA)
-    sorted_name = sorted_name.astype("string")
-    phonetic = phonetic_words(sorted_name)
-    phonetic = (
-        phonetic.str.split()
-        .map(lambda w: " ".join(sorted(w)) if isinstance(w, list) else pd.NA)
-        .astype("string")
+    # Names repeat: the word-level features are computed once per distinct folded name.
+    codes, distinct = pd.factorize(folded.astype("string"), use_na_sentinel=True)
+    words_of = [str(name).split() for name in distinct]
+    per_name = pd.DataFrame(
+        {
+            "sorted": [" ".join(sorted(w)) for w in words_of],
+            "first": [w[0] if w else None for w in words_of],
+            "last": [w[-1] if w else None for w in words_of],
+            "count": [len(w) for w in words_of],
+            "phonetic": [" ".join(sorted(word_key(x) for x in w)) for w in words_of],
+        }
     )
+    per_name.loc[len(per_name)] = [None, None, None, 0, None]  # the row for a missing name (-1)
+    picked = per_name.iloc[codes].reset_index(drop=True)
+    sorted_name = picked["sorted"].astype("string")
+    phonetic = picked["phonetic"].astype("string")
     frequency = sorted_name.map(sorted_name.value_counts(normalize=True)).astype(float)
 
     birth = records["birth_date"]
@@ -108,13 +136,13 @@ def build_features(records: pd.DataFrame) -> Features:
         source=source_index.to_numpy(dtype=np.int8),
         name=_objects(folded),
         name_sorted=_objects(sorted_name),
-        first_word=_objects(words.str[0]),
-        last_word=_objects(words.str[-1]),
+        first_word=_objects(picked["first"]),
+        last_word=_objects(picked["last"]),
         phonetic=_objects(phonetic),
-        name_words=words.str.len().astype("Float64").fillna(0).to_numpy(dtype=np.int64),
+        name_words=picked["count"].to_numpy(dtype=np.int64),
         name_frequency=frequency.fillna(0).to_numpy(),
-        first_share=_word_shares(words, words.str[0]),
-        last_share=_word_shares(words, words.str[-1]),
+        first_share=_word_shares(words_of, codes, picked["first"]),
+        last_share=_word_shares(words_of, codes, picked["last"]),
         birth=birth.to_numpy(dtype="datetime64[D]"),
         year=year.to_numpy(dtype=float),
         year_known=birth.notna().to_numpy(),

@@ -9,6 +9,8 @@ out, repeats collapse, and the code is cut to four characters.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 
 _CLASSES = str.maketrans(
@@ -18,6 +20,7 @@ _CLASSES = str.maketrans(
 _SILENT = set("AEIOUHWY")
 
 
+@lru_cache(maxsize=200_000)
 def word_key(word: str) -> str:
     if not word:
         return ""
