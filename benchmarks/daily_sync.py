@@ -34,10 +34,11 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -61,6 +62,7 @@ class RunResult:
     residents: int
     changes: dict[str, int]
     steps: dict[str, float]
+    step_peak_mb: dict[str, float] = field(default_factory=dict)  # resident memory per step
     load: float = 0.0  # 1-minute load average when the run started
     backend: str = ""
     scenario: str = ""
@@ -206,17 +208,33 @@ def child(landing: Path, url: str, out: Path) -> None:
     from connectors.warehouse import Warehouse
     from pipelines.cli import run_pipeline
 
+    samples: list[tuple[float, float]] = []
+    sampling = threading.Event()
+
+    def sample() -> None:  # the process's resident memory twice a second, with the time
+        while not sampling.wait(0.5):
+            samples.append((time.time(), _rss_mb()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     ok = run_pipeline(landing, url, None, echo=print)
     seconds = time.perf_counter() - started
+    sampling.set()
+    sampler.join()
     peak_mb = _peak_mb()
 
     instance = dg.DagsterInstance.get()
     run = instance.get_runs(limit=1)[0]
-    steps = {
-        s.step_key: s.end_time - s.start_time
+    stats = [
+        s
         for s in instance.get_run_step_stats(run.run_id)
         if s.start_time is not None and s.end_time is not None
+    ]
+    steps = {s.step_key: s.end_time - s.start_time for s in stats}
+    step_peak_mb = {
+        s.step_key: max((mb for t, mb in samples if s.start_time <= t <= s.end_time), default=0.0)
+        for s in stats
     }
     store = Warehouse(url)
     rows_read = store.scalar(
@@ -234,9 +252,18 @@ def child(landing: Path, url: str, out: Path) -> None:
         "residents": int(store.scalar("SELECT count(*) FROM resident")),
         "changes": {str(c): int(n) for c, n in zip(changes["change"], changes["n"], strict=True)},
         "steps": steps,
+        "step_peak_mb": step_peak_mb,
     }
     store.dispose()
     out.write_text(json.dumps(result))
+
+
+def _rss_mb() -> float:
+    """Resident set size of this process now (Linux ``VmRSS``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _peak_mb() -> float:
