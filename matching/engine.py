@@ -201,14 +201,27 @@ class FellegiSunterLinker:
         sessions = [
             ((candidates.rules & _RULE_BIT["nik"]) > 0, {"nik", "nik_vs_record"}),
             ((candidates.rules & by_name) > 0, {"name"}),
-            # Blocked on the name alone, so birth dates that disagree are seen as they are.
-            ((candidates.rules & _RULE_BIT["rare_name_sound"]) > 0, {"name"}),
             (
                 (candidates.rules & _RULE_BIT["birth_date_sex_initial"]) > 0,
                 {"birth_date", "sex", "nik_vs_record"},
             ),
         ]
-        m = train_m(levels, u, sessions, seed=s.seed)
+        # Two records with the same rare name (at most four hold it) are taken for one person:
+        # blocked on the name alone, they show how the other fields (birth dates that
+        # disagree or are missing included) fall for a match.
+        held_by = (
+            np.maximum(
+                features.name_frequency[candidates.left], features.name_frequency[candidates.right]
+            )
+            * features.n
+        )
+        anchors = (
+            ((candidates.rules & _RULE_BIT["rare_name_sound"]) > 0)
+            & (levels[:, FIELD_INDEX["name"]] == len(COMPARISONS[FIELD_INDEX["name"]].levels) - 1)
+            & (held_by <= 4),
+            {"name"},
+        )
+        m = train_m(levels, u, sessions, seed=s.seed, anchors=anchors)
         model = Model(m, u, prior)
         clock.lap("em")
         frequency = np.maximum(

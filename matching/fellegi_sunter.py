@@ -128,8 +128,14 @@ def train_m(
     iterations: int = 20,
     max_pairs: int = 1_000_000,
     seed: int = 0,
+    anchors: tuple[np.ndarray, set[str]] | None = None,
 ) -> list[np.ndarray]:
     """EM for ``m`` with ``u`` fixed. Each session is (mask of pairs, fields it must not train).
+
+    ``anchors`` (mask, fields not trained) are pairs taken for matches without EM, for
+    instance two records with the same rare name: ``m`` of the other fields is then simply
+    how their levels fall. It is what lets a field be trained when the data has too few
+    other fields for EM to tell matches from non-matches (names and birth dates only).
 
     A session over more than ``max_pairs`` pairs trains on a random sample of that many (as
     Splink caps its EM sessions): the level shares are estimated as well, in a fraction of
@@ -141,6 +147,11 @@ def train_m(
     start = [np.linspace(0.05, 1.0, size) ** 3 for size in sizes]
     start = [s / s.sum() for s in start]
     trained: list[list[np.ndarray]] = [[] for _ in COMPARISONS]
+    if anchors is not None and anchors[0].any():
+        anchored = levels[anchors[0]]
+        for i, c in enumerate(COMPARISONS):
+            if c.name not in anchors[1] and (anchored[:, i] != NULL).any():
+                trained[i].append(_level_shares(anchored[:, i], sizes[i]))
     for mask, excluded in sessions:
         picked = np.flatnonzero(mask)
         if len(picked) > max_pairs:
