@@ -105,19 +105,27 @@ def _cannot_link(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
 
 
 def _double_registration(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
-    """Two civil-registry rows of one person registered twice: the same name (>= 92), birth
-    date and sex, and the same mother. A second registration has another NIK, family card
-    and often kecamatan, so the model alone scores it near the review band; the mother's
-    name is what tells it from a stranger of the same name born the same day."""
+    """Two civil-registry rows of one person registered twice: the same birth date and sex,
+    the same mother, and names that agree (>= 92), or at least resemble each other (>= 70)
+    when the two rows are on different family cards.
+
+    A second registration has another NIK, family card and often kecamatan, so the model
+    alone scores it near the review band; the mother's name is what tells it from a
+    stranger of the same name born the same day, and a second registration is often made
+    under a variant of the name. Twins share the family card, so on one card the names
+    must agree closely (HASAN and HUSIN stay two people). The trade-off: adult twins on
+    separate cards with resembling names would be joined.
+    """
     registry = SOURCES.index("dukcapil")
     both = (source[pairs.left] == registry) & (source[pairs.right] == registry)
     levels = pairs.levels
+    name = levels[:, FIELD_INDEX["name"]]
+    family = levels[:, FIELD_INDEX["family"]]
     return (
         both
-        & (levels[:, FIELD_INDEX["name"]] >= 4)
         & (levels[:, FIELD_INDEX["birth_date"]] == 4)
         & (levels[:, FIELD_INDEX["sex"]] == 1)
-        & (levels[:, FIELD_INDEX["family"]] >= 1)
+        & (((name >= 4) & (family >= 1)) | ((name >= 2) & (family == 1)))
     )
 
 

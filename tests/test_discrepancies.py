@@ -398,24 +398,9 @@ def recall_precision(kind: str, g: dict[str, pd.DataFrame]) -> tuple[float, floa
     return recall, precision, len(wanted), len(found)
 
 
-#: Known shortfalls below MIN_SCORE, caused by linkage rather than detection. Strict: the
-#: suite fails as soon as linkage improves, so the mark is removed then.
-#: - a double registration shows only as one resident with two NIKs; the linker joins those
-#:   whose name, birth date, sex and mother agree, and leaves the others to review:
-#:   multiple_niks recall 0.833 (10 of 12) measured here.
-LINKAGE_LIMITED = {
-    ("multiple_niks", "recall"): "linkage leaves double registrations unlinked",
-}
-
-
-def _case(kind: str, measure: str):  # type: ignore[no-untyped-def]
-    reason = LINKAGE_LIMITED.get((kind, measure))
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(kind, measure, marks=marks, id=f"{kind}-{measure}")
-
-
 @pytest.mark.parametrize(
-    ("kind", "measure"), [_case(k, m) for k in KINDS for m in ("recall", "precision")]
+    ("kind", "measure"),
+    [pytest.param(k, m, id=f"{k}-{m}") for k in KINDS for m in ("recall", "precision")],
 )
 def test_findings_match_what_was_planted(generated, kind, measure):
     recall, precision, expected, found = recall_precision(kind, generated)
