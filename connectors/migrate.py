@@ -9,7 +9,7 @@ first: it is recorded at the initial revision (``adopt``) and then upgraded like
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from alembic.util import CommandError
 from sqlalchemy.pool import NullPool
 
 import connectors.migrations  # also registers Alembic's implementation for DuckDB
+from connectors import locks
 
 MIGRATIONS = Path(connectors.migrations.__file__).parent
 INITIAL = "0001"
@@ -134,12 +135,14 @@ def _missing_duckdb_file(url: str) -> bool:
 @contextmanager
 def _connect(url: str) -> Iterator[sa.Connection]:
     parsed = sa.engine.make_url(url)
+    turn: AbstractContextManager[None] = nullcontext()
     if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
         Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        turn = locks.exclusive(Path(str(parsed.database)))  # in turn with padu's runs
     # No pooling: an embedded DuckDB file stays locked while a connection is open.
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as connection:
+        with turn, engine.connect() as connection:
             yield connection
     finally:
         engine.dispose()

@@ -18,7 +18,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from connectors.tables import RESTRICTED, quality_result, resident, resident_history
+from connectors.tables import (
+    RESTRICTED,
+    metadata,
+    quality_result,
+    resident,
+    resident_history,
+)
 from connectors.views import VIEW_NAMES
 
 STATISTICIAN = "padu_statistician"
@@ -62,16 +68,52 @@ def create_roles(connection: sa.Connection) -> None:
 
 
 def grant(connection: sa.Connection) -> None:
-    """(Re)grant the roles on every table and view that exists now. Idempotent."""
+    """(Re)grant the roles on every table and view that exists now. Idempotent.
+
+    In the restricted schema only padu's declared tables are granted by name: a run's working
+    tables (``restricted.stg_*``), which other runs drop and re-create meanwhile, get the
+    engineers' grant as they are made, from the default privileges of the connecting user."""
     views = ", ".join(VIEW_NAMES)
+    restricted = ", ".join(_restricted_tables(connection))
     statements = [
         f"REVOKE ALL ON SCHEMA {RESTRICTED} FROM PUBLIC",
-        f"REVOKE ALL ON ALL TABLES IN SCHEMA {RESTRICTED} FROM PUBLIC, {STATISTICIAN}, {AUDITOR}",
         f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {AUDITOR}",
         f"GRANT SELECT ON {views}, {', '.join(STATISTICIAN_TABLES)} TO {STATISTICIAN}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}",
         f"GRANT USAGE, CREATE ON SCHEMA public, {RESTRICTED} TO {ENGINEER}",
-        f"GRANT ALL ON ALL TABLES IN SCHEMA public, {RESTRICTED} TO {ENGINEER}",
+        f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {ENGINEER}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {RESTRICTED} GRANT ALL ON TABLES TO {ENGINEER}",
     ]
+    if restricted:
+        statements[1:1] = [
+            f"REVOKE ALL ON {restricted} FROM PUBLIC, {STATISTICIAN}, {AUDITOR}",
+            f"GRANT ALL ON {restricted} TO {ENGINEER}",
+        ]
     for statement in statements:
         connection.execute(sa.text(statement))
+
+
+def defaults_granted(connection: sa.Connection) -> bool:
+    """True when the tables the connecting user makes in the restricted schema are granted
+    to engineers as they are made (``grant`` sets this up)."""
+    found = connection.execute(
+        sa.text(
+            "SELECT count(*) FROM pg_default_acl d "
+            "JOIN pg_namespace n ON n.oid = d.defaclnamespace "
+            "WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "AND n.nspname = :schema AND d.defaclobjtype = 'r' "
+            "AND array_to_string(d.defaclacl, ',') LIKE :engineer"
+        ),
+        {"schema": RESTRICTED, "engineer": f"%{ENGINEER}=%"},
+    ).scalar()
+    return bool(found)
+
+
+def _restricted_tables(connection: sa.Connection) -> list[str]:
+    """padu's declared tables of the restricted schema that exist now."""
+    declared = [t.fullname for t in metadata.sorted_tables if t.schema == RESTRICTED]
+    return [
+        name
+        for name in declared
+        if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": name}).scalar()
+    ]

@@ -14,6 +14,7 @@ registered ones (civil registry, else voter list), else where BPS found the pers
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _AGE = """(EXTRACT(YEAR FROM CURRENT_DATE) - EXTRACT(YEAR FROM r.birth_date)
@@ -103,3 +104,9 @@ LEFT JOIN run_audit a ON a.run_id = h.run_id AND a.status = 'success'
 VIEWS = (POPULATION_BY_DESA, COVERAGE_BY_KECAMATAN, VOTER_LIST_QUALITY, RESIDENT_CHANGE)
 #: The views' names, in the order of VIEWS.
 VIEW_NAMES = tuple(re.search(r"CREATE OR REPLACE VIEW (\w+)", v).group(1) for v in VIEWS)  # type: ignore[union-attr]
+#: The comment each view carries on PostgreSQL: names its definition, so a run can tell that
+#: the views are this padu's without re-creating them.
+VIEW_COMMENTS = {
+    name: f"padu view, definition sha256 {hashlib.sha256(view.encode()).hexdigest()[:16]}"
+    for name, view in zip(VIEW_NAMES, VIEWS, strict=True)
+}

@@ -4,10 +4,17 @@ Data moves through native bulk paths: DuckDB ingests DataFrames directly, Postgr
 ``COPY``. Published tables are created from the declarations in ``connectors.tables``;
 a run's results are published for its region in one transaction, so readers see either the
 previous complete state or the new one, never a mix.
+
+Regions are published side by side without conflict: every region replaces only its own rows,
+and the tables all regions add to (``load_audit``, ``run_audit``, the histories) are only
+appended to. On PostgreSQL runs write concurrently (a schema already current is only read, so
+runs do not queue for the catalog); an embedded DuckDB file admits one writing process, so
+padu's processes take turns on it, one transaction at a time (``connectors.locks``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -20,10 +27,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from connectors import roles
-from connectors.migrate import upgrade
+from connectors import locks, roles
+from connectors.migrate import current, head, upgrade
 from connectors.tables import PER_FILE, PUBLISHED, REPLACED
-from connectors.views import VIEWS
+from connectors.views import VIEW_COMMENTS, VIEWS
 
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 _NAME = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")  # table or schema.table
@@ -48,18 +55,25 @@ def _sql_type(dtype: Any) -> str:
 
 
 class Warehouse:
-    """A SQLAlchemy URL and the few operations padu needs on it."""
+    """A SQLAlchemy URL and the few operations padu needs on it.
 
-    def __init__(self, url: str) -> None:
+    ``lock_timeout``: how long a connection to an embedded DuckDB file waits while other
+    processes use it (``connectors.locks``) before failing with a transient error."""
+
+    def __init__(self, url: str, lock_timeout: float = locks.DEFAULT_TIMEOUT) -> None:
         self.url = url
         backend = sa.engine.make_url(url).get_backend_name()
         if backend not in ("duckdb", "postgresql"):
             raise ValueError(f"unsupported warehouse backend {backend!r} (duckdb or postgresql)")
         self.backend = backend
+        self.lock_timeout = lock_timeout
+        #: The embedded database file, whose connections take turns between processes.
+        self.file: Path | None = None
         if backend == "duckdb":
             database = sa.engine.make_url(url).database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                self.file = Path(database)
+                self.file.parent.mkdir(parents=True, exist_ok=True)
         # No pooling: an embedded DuckDB file is locked while a connection is open.
         self.engine = sa.create_engine(url, poolclass=NullPool)
 
@@ -67,29 +81,53 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as connection:
+        """A connection in a transaction, committed when the block ends. On an embedded
+        DuckDB file the connection is opened in this process's turn and closed before the
+        turn passes on."""
+        with self._turn(), self.engine.begin() as connection:
             yield connection
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        if self.file is None:
+            return contextlib.nullcontext()
+        return locks.exclusive(self.file, self.lock_timeout)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     # -- schema ------------------------------------------------------------------------------
 
-    def create_tables(self, connection: sa.Connection | None = None) -> None:
-        """Bring the schema to the newest migration (connectors/migrations) and create the
-        statisticians' views (connectors/views.py)."""
+    def create_tables(self, connection: sa.Connection | None = None, refresh: bool = False) -> None:
+        """Bring the schema to the newest migration (connectors/migrations), create the
+        statisticians' views (connectors/views.py) and, on PostgreSQL, grant padu's roles.
+
+        On PostgreSQL a schema that is already current (revision, views, grants) is only
+        read, so runs of different regions calling this at once neither collide on the
+        catalog nor queue behind each other's publishing transaction. When there is work
+        (or with ``refresh``), it is done under a lock all of padu's connections share, held
+        to the end of the transaction: two runs never migrate or re-create views at once."""
         if connection is None:
             with self.transaction() as conn:
-                self.create_tables(conn)
+                self.create_tables(conn, refresh)
             return
+        if self.backend == "postgresql":
+            if not refresh and _schema_is_current(connection):
+                return
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "padu:schema"}
+            )
         upgrade(connection)
         for view in VIEWS:
             connection.execute(sa.text(view))
-        if self.backend == "postgresql" and roles.roles_exist(connection):
-            roles.grant(connection)  # tables a migration added get their grants too
+        if self.backend == "postgresql":
+            for name, comment in VIEW_COMMENTS.items():
+                connection.execute(sa.text(f"COMMENT ON VIEW {name} IS '{comment}'"))
+            if roles.roles_exist(connection):
+                roles.grant(connection)  # tables a migration added get their grants too
 
     def has_table(self, name: str) -> bool:
-        return sa.inspect(self.engine).has_table(name)
+        with self.transaction() as conn:
+            return sa.inspect(conn).has_table(name)
 
     # -- bulk data ---------------------------------------------------------------------------
 
@@ -141,7 +179,8 @@ class Warehouse:
         left in the per-file tables are removed first (a corrected re-delivery replaces it).
         ``current_files`` become the region's current snapshots in ``load_audit``.
         On PostgreSQL the region is locked for the transaction, so two publishers of one
-        region wait for each other; an embedded DuckDB file admits one writer anyway.
+        region wait for each other while other regions publish alongside; on an embedded
+        DuckDB file publishers take turns (``transaction``).
         """
         known = {t.fullname for t in PUBLISHED}
         unknown = set(tables) - known
@@ -203,6 +242,25 @@ class Warehouse:
             )
         finally:
             cursor.close()
+
+
+def _schema_is_current(connection: sa.Connection) -> bool:
+    """PostgreSQL: the schema is at the newest revision, every view has this padu's
+    definition (its comment names it), and the roles' grants are in place."""
+    if current(connection) != head():
+        return False
+    comments: dict[str, str | None] = dict(
+        connection.execute(
+            sa.text(
+                "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind = 'v'"
+            )
+        ).all()
+    )
+    if any(comments.get(name) != comment for name, comment in VIEW_COMMENTS.items()):
+        return False
+    return not roles.roles_exist(connection) or roles.defaults_granted(connection)
 
 
 def _driver(conn: sa.Connection) -> Any:

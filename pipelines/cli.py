@@ -87,10 +87,12 @@ def run_pipeline(
     reload: bool = False,
     sources: Path | None = None,
     full_refresh: bool = False,
+    workers: int = 1,
 ) -> bool:
     """Materialise every asset for each region (``region``; else those of the deployment file
     ``sources``; else those with extracts in ``landing``), one run per region; print a
-    summary. True if every run succeeded."""
+    summary. True if every run succeeded. With ``workers`` above 1, that many regions run
+    side by side, each in a process of its own."""
     from connectors.deployment import DeploymentError, load_deployment
     from connectors.landing import regions_present, scan
     from connectors.reference.regions import UnknownRegionError, kabupaten
@@ -119,6 +121,8 @@ def run_pipeline(
                 "full_refresh": full_refresh}  # fmt: skip
     ok = True
     try:
+        if workers > 1 and len(kabs) > 1:
+            return _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers)
         for kab in kabs:
             ok = _run_region(landing, warehouse, kab, echo, settings) and ok
     except SettingsError as err:
@@ -126,15 +130,65 @@ def run_pipeline(
     return ok
 
 
-def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignore[no-untyped-def]
-    import dagster as dg
+def _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers) -> bool:  # type: ignore[no-untyped-def]
+    """Run each region in a fresh process (its memory is returned when it ends), ``workers``
+    at a time, and print each region's summary as it finishes.
 
-    from connectors.warehouse import Warehouse
-    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
-    from pipelines.resources import WarehouseResource
-    from pipelines.run_audit import record_failure
+    Regions write only their own rows, so their runs do not conflict: on PostgreSQL they
+    write at the same time; on an embedded DuckDB file they read, standardise and link at
+    the same time and take turns for each write (``connectors.locks``)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    resources = build_resources(
+    # Refuse settings that do not allow a run (e.g. production without a key) before any
+    # process starts.
+    _resources(landing, warehouse, settings)
+    # The workers record their runs in one Dagster instance: its storage is made here, before
+    # they start, or several would make it at once.
+    _instance().dispose()
+    workers = min(workers, len(kabs))
+    echo(f"running {len(kabs)} regions, {workers} at a time")
+    ok = True
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),  # no state inherited from this one
+        max_tasks_per_child=1,
+    ) as pool:
+        futures = {
+            pool.submit(_run_region_in_worker, landing, warehouse, kab.compact_code, settings): kab
+            for kab in kabs
+        }
+        for future in as_completed(futures):
+            kab = futures[future]
+            try:
+                region_ok, lines = future.result()
+            except Exception as err:  # the worker died (killed, out of memory) or broke down
+                echo(
+                    f"the run for {kab.kemendagri_code} did not finish ({type(err).__name__}); "
+                    "its published tables are unchanged"
+                )
+                ok = False
+                continue
+            for line in lines:
+                echo(line)
+            ok = region_ok and ok
+    return ok
+
+
+def _run_region_in_worker(landing, warehouse, code, settings) -> tuple[bool, list[str]]:  # type: ignore[no-untyped-def]
+    """One region's run in a worker process; returns its verdict and its summary lines."""
+    from connectors.reference.regions import kabupaten
+
+    lines: list[str] = []
+    ok = _run_region(landing, warehouse, kabupaten(code), lines.append, settings)
+    return ok, lines
+
+
+def _resources(landing, warehouse, settings):  # type: ignore[no-untyped-def]
+    """The run's resources from ``padu run``'s options (``PADU_*`` settings fill the rest)."""
+    from pipelines.definitions import build_resources
+
+    return build_resources(
         landing=str(landing),
         warehouse_url=warehouse,
         mapping_dir=str(settings["mapping_dir"]) if settings["mapping_dir"] else None,
@@ -142,14 +196,31 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
         sources=str(settings["sources"]) if settings["sources"] else None,
         full_refresh=settings["full_refresh"],
     )
-    warehouse_resource = resources["warehouse"]
-    assert isinstance(warehouse_resource, WarehouseResource)
-    # Runs are recorded in the Dagster instance at DAGSTER_HOME when set (the UI shows them),
-    # else in a temporary one.
+
+
+def _instance():  # type: ignore[no-untyped-def]
+    """The Dagster instance at DAGSTER_HOME when set (the UI shows its runs), else a
+    temporary one."""
+    import dagster as dg
+
     home = os.environ.get("DAGSTER_HOME")
     if home:
         Path(home).mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
+    return dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
+
+
+def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignore[no-untyped-def]
+    import dagster as dg
+
+    from connectors.warehouse import Warehouse
+    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
+    from pipelines.resources import WarehouseResource
+    from pipelines.run_audit import record_failure
+
+    resources = _resources(landing, warehouse, settings)
+    warehouse_resource = resources["warehouse"]
+    assert isinstance(warehouse_resource, WarehouseResource)
+    instance = _instance()
     started = time.perf_counter()
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS],
@@ -235,12 +306,18 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     "--reload", is_flag=True,
     help="Read every file again, even those already loaded (e.g. after a mapping change).",
 )  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Regions run side by side, each in a process of its own (about one per core; "
+    "each needs the memory of its region's run).",
+)  # fmt: skip
 def run(
     landing: Path | None, sources: Path | None, full_refresh: bool, warehouse: str | None,
-    region: str | None, mapping_dir: Path | None, reload: bool,
+    region: str | None, mapping_dir: Path | None, reload: bool, workers: int,
 ) -> None:  # fmt: skip
     """Pull what the deployment file says to pull, load the newest extracts in the landing
-    folder, link them and publish the warehouse tables, one run per region."""
+    folder, link them and publish the warehouse tables, one run per region (with --workers,
+    several regions at a time)."""
     sources = sources or (Path(os.environ["PADU_SOURCES"]) if os.environ.get("PADU_SOURCES")
                           else None)  # fmt: skip
     if landing is not None and not landing.is_dir():
@@ -248,7 +325,7 @@ def run(
             f"{landing} does not exist or is not a folder", param_hint="--landing"
         )
     ok = run_pipeline(landing, warehouse, region, mapping_dir, reload=reload, sources=sources,
-                      full_refresh=full_refresh)  # fmt: skip
+                      full_refresh=full_refresh, workers=workers)  # fmt: skip
     if not ok:
         sys.exit(1)
 

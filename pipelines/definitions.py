@@ -3,7 +3,8 @@
 Settings come from environment variables when set (documented in the README), else from the
 demo defaults: ``PADU_MODE`` (``production`` refuses the demo key), ``PADU_LANDING``,
 ``PADU_WAREHOUSE_URL``, ``PADU_PSEUDONYM_KEY_FILE``,
-``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``, ``PADU_SOURCES`` (the deployment file).
+``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``, ``PADU_SOURCES`` (the deployment file),
+``PADU_EXECUTOR`` and ``PADU_EXECUTOR_CONFIG`` (what runs a run's steps: pipelines/executors.py).
 """
 
 import os
@@ -17,6 +18,7 @@ from pipelines.assets.residents import linked_residents, published_tables
 from pipelines.assets.sources import SOURCE_ASSETS
 from pipelines.automation import daily_sync, landing_sensor, region_schedules, sync_job
 from pipelines.checks import row_accounting
+from pipelines.executors import choose_executor
 from pipelines.quality import QUALITY_CHECKS
 from pipelines.resources import (
     AuditSettings,
@@ -95,18 +97,25 @@ def build_resources(
 ALL_ASSETS = [*PULL_ASSETS, *SOURCE_ASSETS, linked_residents, published_tables]
 ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
 
-# One process runs the steps of a run: an embedded DuckDB file admits one writing process at
-# a time, and the steps of one region depend on each other almost in a line anyway. Regions
-# run in parallel as separate runs.
 # With a deployment file (PADU_SOURCES), each region listed there gets its own schedule;
 # without one, one daily schedule syncs every region that has extracts in the landing folder.
 _DEPLOYMENT = _deployment(os.environ.get("PADU_SOURCES"))
+_RESOURCES = build_resources()
+_WAREHOUSE = _RESOURCES["warehouse"]
+assert isinstance(_WAREHOUSE, WarehouseResource)
+# A run's steps execute in the run's own process unless the deployment chooses another
+# executor (PADU_EXECUTOR): a region's steps follow each other almost in a line. Regions run
+# side by side as separate runs, as many as the instance's run queue allows
+# (deploy/dagster*.yaml).
+EXECUTOR = choose_executor(
+    os.environ.get("PADU_EXECUTOR"), os.environ.get("PADU_EXECUTOR_CONFIG"), _WAREHOUSE.url
+)
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
     jobs=[sync_job],
     schedules=region_schedules(_DEPLOYMENT) if _DEPLOYMENT else [daily_sync],
     sensors=[landing_sensor, run_failure_audit],
-    resources=build_resources(),
-    executor=dg.in_process_executor,
+    resources=_RESOURCES,
+    executor=EXECUTOR,
 )

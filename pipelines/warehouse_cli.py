@@ -38,7 +38,7 @@ def _migrate(url: str, with_roles: bool = False) -> None:
         with store.transaction() as connection:
             before = migrate.current(connection)
             adopted = migrate.adopt(connection)
-            store.create_tables(connection)  # migrations, then the views
+            store.create_tables(connection, refresh=True)  # migrations, then the views
             if with_roles and store.backend == "postgresql":
                 roles.create_roles(connection)
             after = migrate.current(connection)

@@ -121,6 +121,18 @@ def postgres_url() -> Iterator[str]:
     yield from postgres_database()
 
 
+@pytest.fixture
+def celery_broker_url() -> str:
+    """The Celery broker (RabbitMQ) named by PADU_TEST_CELERY_BROKER_URL, for the tests whose
+    steps run on real Celery workers. In CI the broker must be there: a missing URL fails."""
+    url = os.environ.get("PADU_TEST_CELERY_BROKER_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("PADU_TEST_CELERY_BROKER_URL is not set in CI; the Celery test must run")
+        pytest.skip("PADU_TEST_CELERY_BROKER_URL not set (set it to run the Celery test)")
+    return url
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def warehouse_url(request, tmp_path) -> Iterator[str]:
     """A fresh warehouse URL on each backend: an embedded DuckDB file, the real PostgreSQL."""

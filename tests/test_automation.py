@@ -67,9 +67,10 @@ def test_daily_schedule_requests_one_run_per_region(tmp_path):
 def test_instance_settings_allow_one_run_per_region(tmp_path):
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(tmp_path))
-    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    queue = instance.get_concurrency_config().run_queue_config
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True},
-            "limit": 1} in limits  # fmt: skip
+            "limit": 1} in queue.tag_concurrency_limits  # fmt: skip
+    assert queue.max_concurrent_runs == 2  # different regions side by side, one per core
 
 
 def test_dagster_postgres_instance_settings(tmp_path, postgres_url):

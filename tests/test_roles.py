@@ -98,3 +98,19 @@ def test_engineer_reads_the_restricted_schema(connect_as):
     engineer = connect_as("padu_engineer")
     assert _can(engineer, "SELECT * FROM restricted.source_record")
     assert _can(engineer, "DELETE FROM resident WHERE resident_id = 'none'")
+
+
+def test_engineers_read_a_runs_working_tables_as_they_are_made(initialised, connect_as):
+    """Working tables (restricted.stg_*) are dropped and made again by every run, while other
+    regions' runs publish: they get the engineers' grant from default privileges, not from a
+    GRANT that would touch tables other runs are replacing."""
+    import pandas as pd
+
+    from connectors.warehouse import Warehouse
+
+    store = Warehouse(initialised)
+    store.replace_table("restricted.stg_links_6309", pd.DataFrame({"source_row": [1, 2]}))
+    store.dispose()
+    engineer, auditor = connect_as("padu_engineer"), connect_as("padu_auditor")
+    assert _can(engineer, "SELECT * FROM restricted.stg_links_6309")
+    assert not _can(auditor, "SELECT * FROM restricted.stg_links_6309")
