@@ -236,6 +236,22 @@ discrepancy = sa.Table(
     comment="The auditor's list: one row per finding.",
 )
 
+cross_region_link = sa.Table(
+    "cross_region_link",
+    metadata,
+    sa.Column("resident_id", sa.String, primary_key=True,
+              comment="a resident seen in `region` without a civil-registry record there"),
+    sa.Column("region", sa.String, nullable=False, comment="kab/kota where the resident was seen"),
+    sa.Column("registry_resident_id", sa.String, nullable=False, index=True,
+              comment="the resident holding the civil-registry record"),
+    sa.Column("registry_region", sa.String, nullable=False,
+              comment="kab/kota of the civil-registry record"),
+    sa.Column("method", sa.String, nullable=False, comment="nik, nik_near or name_birth_date"),
+    sa.Column("run_id", sa.String, nullable=False, comment="the cross-region pass that found it"),
+    comment="Residents seen in one kab/kota (voter list, BPS) and registered in another; "
+    "replaced by every cross-region pass.",
+)  # fmt: skip
+
 quality_result = sa.Table(
     "quality_result",
     metadata,

@@ -213,6 +213,14 @@ class Warehouse:
                     {"files": list(current_files) or [""], "r": region},
                 )
 
+    def replace_rows(self, name: str, frame: pd.DataFrame) -> None:
+        """Replace every row of a declared table with ``frame``, in one transaction."""
+        _check_name(name)
+        with self.transaction() as conn:
+            self.create_tables(conn)
+            conn.execute(sa.text(f"DELETE FROM {name}"))
+            self._insert(conn, name, frame)
+
     def append(self, name: str, frame: pd.DataFrame) -> None:
         """Add rows to a declared table (created if missing)."""
         with self.transaction() as conn:

@@ -27,9 +27,13 @@ def _resident_id(identity: str, key: bytes) -> str:
 
 
 def build_residents(
-    records: pd.DataFrame, clusters: pd.DataFrame, key: bytes
+    records: pd.DataFrame, clusters: pd.DataFrame, key: bytes, region: str = ""
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Residents (one row per cluster) and each record's ``resident_id`` (aligned to records)."""
+    """Residents (one row per cluster) and each record's ``resident_id`` (aligned to records).
+
+    IDs are derived within ``region`` (the run's kab/kota): a person whose NIK appears in two
+    regions (registered twice, or listed where they live) is a resident of each, with two
+    IDs, and the cross-region pass (``matching.cross_region``) links them."""
     work = records.reset_index(drop=True).copy()
     work["cluster"] = clusters["cluster"].to_numpy()
     work["priority"] = work["source"].map(SOURCE_PRIORITY)
@@ -42,12 +46,13 @@ def build_residents(
     work["identity"] = _identity(work)
     first = work.groupby("cluster", sort=True)
     anchor = first["identity"].first()
-    ids = anchor.map(lambda value: _resident_id(value, key))
+    scope = f"{region}|" if region else ""
+    ids = anchor.map(lambda value: _resident_id(scope + value, key))
     # Two clusters can share an anchor NIK (a NIK conflict split in two): keep IDs unique.
     clash = ids.duplicated(keep="first")
     if clash.any():
         rows = first["source_file"].first() + ":" + first["source_row"].first().astype("string")
-        ids[clash] = ("row:" + rows[clash]).map(lambda value: _resident_id(value, key))
+        ids[clash] = ("row:" + rows[clash]).map(lambda value: _resident_id(scope + value, key))
 
     def best(column: str, source: str | None = None) -> pd.Series:
         values = work[column] if source is None else work[column].where(work["source"] == source)

@@ -15,10 +15,28 @@ from connectors.deployment import Deployment
 from connectors.landing import scan
 from pipelines.resources import LandingFolder
 
+#: The pass over all regions (pipelines/assets/cross_region.py), not partitioned.
+CROSS_REGION = dg.AssetSelection.assets("cross_region_link")
+
 sync_job = dg.define_asset_job(
     "sync_region",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - CROSS_REGION,
     description="Load the newest extracts of one region (the partition), link them and publish.",
+)
+
+cross_region_job = dg.define_asset_job(
+    "cross_region",
+    selection=CROSS_REGION,
+    description="Link residents seen in one region to their civil-registry record in another.",
+)
+
+daily_cross_region = dg.ScheduleDefinition(
+    name="daily_cross_region",
+    job=cross_region_job,
+    cron_schedule="0 5 * * *",
+    execution_timezone="Asia/Jakarta",
+    description="Every morning at 05:00 WIB, after the night's region syncs, link residents "
+    "across regions.",
 )
 
 

@@ -122,12 +122,55 @@ def run_pipeline(
     ok = True
     try:
         if workers > 1 and len(kabs) > 1:
-            return _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers)
-        for kab in kabs:
-            ok = _run_region(landing, warehouse, kab, echo, settings) and ok
+            ok = _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers)
+        else:
+            for kab in kabs:
+                ok = _run_region(landing, warehouse, kab, echo, settings) and ok
+        ok = _run_cross_region(landing, warehouse, echo, settings) and ok
     except SettingsError as err:
         raise click.ClickException(str(err)) from None
     return ok
+
+
+def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: ignore[no-untyped-def]
+    """The cross-region pass, when the warehouse holds more than one region."""
+    import dagster as dg
+
+    from connectors.warehouse import Warehouse
+    from pipelines.assets.cross_region import cross_region_links
+    from pipelines.resources import WarehouseResource
+
+    resources = _resources(landing, warehouse, settings)
+    warehouse_resource = resources["warehouse"]
+    assert isinstance(warehouse_resource, WarehouseResource)
+    store = Warehouse(warehouse_resource.url)
+    try:
+        if not store.has_table("resident_link"):
+            return True
+        regions = store.scalar("SELECT count(DISTINCT region) FROM resident_link")
+        if regions < 2:
+            return True
+        started = time.perf_counter()
+        result = dg.materialize(
+            [cross_region_links], resources=resources, instance=_instance(),
+            raise_on_error=False,
+            tags={"padu/started_by": f"padu run ({os.environ.get('USER', 'unknown')})"},
+        )  # fmt: skip
+        if not result.success:
+            echo("the cross-region pass failed; cross_region_link is unchanged")
+            return False
+        links = store.query(
+            "SELECT method, count(*) AS n FROM cross_region_link GROUP BY method ORDER BY method"
+        )
+        found = ", ".join(f"{m} {n:,}" for m, n in zip(links["method"], links["n"], strict=True))
+        echo(
+            f"cross-region pass over {regions} regions: {int(links['n'].sum()):,} residents "
+            f"registered in another region ({found or 'none'}) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        return True
+    finally:
+        store.dispose()
 
 
 def _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers) -> bool:  # type: ignore[no-untyped-def]

@@ -13,10 +13,18 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.deployment import Deployment, DeploymentError, load_deployment
+from pipelines.assets.cross_region import cross_region_links
 from pipelines.assets.pulls import PULL_ASSETS
 from pipelines.assets.residents import linked_residents, published_tables
 from pipelines.assets.sources import SOURCE_ASSETS
-from pipelines.automation import daily_sync, landing_sensor, region_schedules, sync_job
+from pipelines.automation import (
+    cross_region_job,
+    daily_cross_region,
+    daily_sync,
+    landing_sensor,
+    region_schedules,
+    sync_job,
+)
 from pipelines.checks import row_accounting
 from pipelines.executors import choose_executor
 from pipelines.quality import QUALITY_CHECKS
@@ -94,6 +102,8 @@ def build_resources(
     }
 
 
+#: The assets of one region's run (partitioned by region); the cross-region pass runs over
+#: all regions' published state after their runs.
 ALL_ASSETS = [*PULL_ASSETS, *SOURCE_ASSETS, linked_residents, published_tables]
 ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
 
@@ -111,10 +121,13 @@ EXECUTOR = choose_executor(
     os.environ.get("PADU_EXECUTOR"), os.environ.get("PADU_EXECUTOR_CONFIG"), _WAREHOUSE.url
 )
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
+    assets=[*ALL_ASSETS, cross_region_links],
     asset_checks=ALL_CHECKS,
-    jobs=[sync_job],
-    schedules=region_schedules(_DEPLOYMENT) if _DEPLOYMENT else [daily_sync],
+    jobs=[sync_job, cross_region_job],
+    schedules=[
+        *(region_schedules(_DEPLOYMENT) if _DEPLOYMENT else [daily_sync]),
+        daily_cross_region,
+    ],  # fmt: skip
     sensors=[landing_sensor, run_failure_audit],
     resources=_RESOURCES,
     executor=EXECUTOR,

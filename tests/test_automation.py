@@ -24,12 +24,19 @@ def test_schedule_and_sensor_are_defined():
     assert defs.resolve_sensor_def("run_failure_audit") is not None
 
 
-def test_every_asset_is_partitioned_by_region():
+def test_every_asset_is_partitioned_by_region_but_the_cross_region_pass():
     job = defs.resolve_job_def("sync_region")
     keys = job.partitions_def.get_partition_keys()
     assert len(keys) == 514 and "6309" in keys and "3171" in keys
     for spec in defs.resolve_all_asset_specs():
-        assert spec.partitions_def is not None, spec.key
+        if spec.key == dg.AssetKey("cross_region_link"):
+            assert spec.partitions_def is None  # over every region's published state
+        else:
+            assert spec.partitions_def is not None, spec.key
+    assert dg.AssetKey("cross_region_link") not in job.asset_layer.selected_asset_keys
+    cross = defs.resolve_job_def("cross_region")
+    assert cross.asset_layer.selected_asset_keys == {dg.AssetKey("cross_region_link")}
+    assert defs.resolve_schedule_def("daily_cross_region").job_name == "cross_region"
 
 
 def test_sensor_requests_a_run_for_the_region_of_a_new_file(tmp_path):

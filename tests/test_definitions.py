@@ -21,9 +21,11 @@ def test_asset_graph():
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
                               "load_audit", "review_queue", "resident_history",
                               "discrepancy", "source_record", "source_change",
-                              "run_audit", "quarantine_line"}  # fmt: skip
+                              "run_audit", "quarantine_line", "cross_region_link"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
+    cross = {k.to_user_string() for k in graph.get(dg.AssetKey("cross_region_link")).parent_keys}
+    assert cross == {"resident", "resident_link"}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert checks == {
         ("resident_link", "row_accounting"),

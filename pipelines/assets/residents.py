@@ -80,7 +80,9 @@ def linked_residents(
     if len(decisions):
         context.log.info(f"applying {len(decisions):,} review decisions")
     result = default_linker().link(records, decisions)
-    residents, proposed = build_residents(records, result.clusters, pseudonym_key.bytes())
+    residents, proposed = build_residents(
+        records, result.clusters, pseudonym_key.bytes(), kab.kemendagri_code
+    )
     previous = _previous_links(store, kab.kemendagri_code)
     record_ids, history = carry_ids(
         pd.DataFrame({"record_key": keys, "resident_id": proposed}), previous
