@@ -22,8 +22,17 @@ from matching.linkage import SOURCE_PRIORITY
 from matching.nik import pseudonymise
 
 
-def _resident_id(identity: str, key: bytes) -> str:
-    return "R" + hmac.new(key, b"resident\x00" + identity.encode(), hashlib.sha256).hexdigest()[:15]
+def _resident_ids(identities: pd.Series, key: bytes, prefix: str = "") -> pd.Series:
+    """The resident ID of ``prefix + identity`` for each value: ``R`` and 15 hex digits of
+    its keyed hash (set up once and copied per value: twice as fast as one per value)."""
+    base = hmac.new(key, b"resident\x00" + prefix.encode(), hashlib.sha256)
+
+    def one(identity: str) -> str:
+        digest = base.copy()
+        digest.update(identity.encode())
+        return "R" + digest.hexdigest()[:15]
+
+    return pd.Series([one(v) for v in identities], index=identities.index, dtype=object)
 
 
 def build_residents(
@@ -47,12 +56,12 @@ def build_residents(
     first = work.groupby("cluster", sort=True)
     anchor = first["identity"].first()
     scope = f"{region}|" if region else ""
-    ids = anchor.map(lambda value: _resident_id(scope + value, key))
+    ids = _resident_ids(anchor, key, scope)
     # Two clusters can share an anchor NIK (a NIK conflict split in two): keep IDs unique.
     clash = ids.duplicated(keep="first")
     if clash.any():
         rows = first["source_file"].first() + ":" + first["source_row"].first().astype("string")
-        ids[clash] = ("row:" + rows[clash]).map(lambda value: _resident_id(scope + value, key))
+        ids[clash] = _resident_ids("row:" + rows[clash], key, scope)
 
     def best(column: str, source: str | None = None) -> pd.Series:
         values = work[column] if source is None else work[column].where(work["source"] == source)
@@ -62,9 +71,10 @@ def build_residents(
         """Which source the surviving value of ``column`` came from."""
         return best_source_of(work, column)
 
-    held = pd.crosstab(work["cluster"], work["source"]).reindex(
-        columns=list(SOURCE_PRIORITY), fill_value=0
-    ).gt(0)  # cluster x source: which sources hold the resident  # fmt: skip
+    # cluster x source: which sources hold the resident
+    held = pd.DataFrame(
+        {s: work["source"].eq(s).groupby(work["cluster"], sort=True).any() for s in SOURCE_PRIORITY}
+    )
     order = sorted(SOURCE_PRIORITY, key=SOURCE_PRIORITY.__getitem__)
     names = pd.Series("", index=held.index)
     for source in order:
@@ -112,7 +122,7 @@ def record_keys(records: pd.DataFrame, key: bytes) -> pd.Series:
     shared = identity.duplicated(keep=False)
     refined = identity.where(~shared, identity + "|" + _described(work).fillna("?"))
     occurrence = refined.groupby(refined).cumcount().astype("string")
-    keys = (refined + "#" + occurrence).map(lambda value: _resident_id(value, key)[1:])
+    keys = _resident_ids(refined + "#" + occurrence, key).str[1:]
     keys.index = records.index
     return keys.astype("string")
 
@@ -122,6 +132,9 @@ def best_source_of(work: pd.DataFrame, column: str) -> pd.Series:
     return work["source"].where(work[column].notna()).groupby(work["cluster"], sort=True).first()
 
 
+_TEXT = "string[pyarrow]"  # Arrow-backed: joining and comparing millions of strings is fast
+
+
 def _identity(work: pd.DataFrame) -> pd.Series:
     """What a resident ID is derived from, stable across snapshots of unchanged people.
 
@@ -129,6 +142,7 @@ def _identity(work: pd.DataFrame) -> pd.Series:
     birth date and desa. File names and row numbers change with every snapshot, so they
     are the last resort (rows with neither name nor birth date).
     """
+    work = work.astype({c: _TEXT for c in ("source", "nik", "source_file")})
     registry_nik = ("nik:" + work["nik"]).where(work["source"] == "dukcapil")
     other_nik = work["source"] + ":nik:" + work["nik"]
     row = "row:" + work["source_file"] + ":" + work["source_row"].astype("string")
@@ -137,6 +151,7 @@ def _identity(work: pd.DataFrame) -> pd.Series:
 
 def _described(work: pd.DataFrame) -> pd.Series:
     """The record's source, name, birth date and desa (null without a name)."""
+    work = work.astype({c: _TEXT for c in ("source", "name_norm", "desa_code")})
     return (
         work["source"] + ":rec:" + work["name_norm"] + "|"
         + work["birth_date"].dt.strftime("%Y-%m-%d").fillna("?") + "|"
