@@ -69,12 +69,16 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
         "SELECT region, source, source_file, snapshot_date, rows_read, rows_loaded, "
         f"rows_quarantined, file_issues, checksum FROM load_audit {where} ORDER BY region, source",
     )
+    # A resident registered in another kab/kota (the cross-region pass) says where: a voter
+    # "not in the registry" of this region may well be in another one's.
     findings = store.query(
         "SELECT d.region, d.kind, d.resident_id, "
         "COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS kec_code, "
-        "d.source_rows, d.details, "
+        "d.source_rows, d.details, x.registry_region AS registered_in_region, "
+        "x.registry_resident_id AS registered_as, "
         "d.reference_date FROM discrepancy d LEFT JOIN resident r "
-        f"ON r.resident_id = d.resident_id {'WHERE d.region = ' + repr(region) if region else ''} "
+        "ON r.resident_id = d.resident_id LEFT JOIN cross_region_link x "
+        f"ON x.resident_id = d.resident_id {'WHERE d.region = ' + repr(region) if region else ''} "
         "ORDER BY d.kind, d.resident_id",
     )
     coverage = store.query(f"SELECT * FROM v_coverage_by_kecamatan {where} ORDER BY kec_code")
@@ -152,7 +156,21 @@ to this page.</p>
 <h3>Per kecamatan</h3>
 {_table(per_kec)}
 <h3>Findings (first 500)</h3>
-{_table(findings[["kind", "resident_id", "kec_code", "source_rows", "details"]], limit=500)}
+{
+        _table(
+            findings[
+                [
+                    "kind",
+                    "resident_id",
+                    "kec_code",
+                    "source_rows",
+                    "details",
+                    "registered_in_region",
+                ]
+            ],
+            limit=500,
+        )
+    }
 <h2>Coverage between the sources</h2>
 {bar_chart("Living residents by the sources that hold them", list(combos), coverage_totals)}
 {_table(coverage)}

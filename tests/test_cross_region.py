@@ -193,3 +193,23 @@ def test_the_cross_region_pass_is_idempotent(published_province):
     pd.testing.assert_frame_equal(before, after)
     assert set(store.query("SELECT DISTINCT run_id FROM cross_region_link")["run_id"]) == {"again"}
     store.dispose()
+
+
+def test_the_auditors_report_says_where_a_voter_is_registered(published_province, tmp_path):
+    from connectors.report import build_report
+    from connectors.warehouse import Warehouse
+
+    _, url, _ = published_province
+    store = Warehouse(url)
+    build_report(store, tmp_path)
+    links = store.query("SELECT resident_id, registry_region FROM cross_region_link")
+    store.dispose()
+    findings = pd.read_csv(tmp_path / "discrepancy.csv", dtype=str)
+    ghosts = findings[findings["kind"] == "voter_not_in_registry"]
+    moved = ghosts[ghosts["resident_id"].isin(links["resident_id"])]
+    assert len(moved) > 0  # moved voters are not in their new region's registry...
+    where = links.set_index("resident_id")["registry_region"]
+    # ... and the report says which region's registry holds them.
+    assert (moved["registered_in_region"] == moved["resident_id"].map(where)).all()
+    others = findings[~findings["resident_id"].isin(links["resident_id"])]
+    assert others["registered_in_region"].isna().all()
