@@ -168,6 +168,9 @@ class EngineResult(LinkResult):
         cluster = self.clusters["cluster"].to_numpy()
         band = (p.probability >= self.review_probability) & (p.probability < self.match_probability)
         band &= cluster[p.left] != cluster[p.right]
+        # Where the probability is above what the weight alone gives, the pair had no rival
+        # candidate (matching/competition.py).
+        alone = p.probability[band] > 1.0 / (1.0 + np.exp2(-p.weight[band])) + 1e-9
         return pd.DataFrame(
             {
                 "left": p.left[band],
@@ -176,7 +179,8 @@ class EngineResult(LinkResult):
                 "match_weight": p.weight[band],
                 "explanation": [
                     f"prior {self._prior_weight():+.1f}; {text}"
-                    for text in explain(p.contributions[band])
+                    + ("; no rival candidate" if raised else "")
+                    for text, raised in zip(explain(p.contributions[band]), alone, strict=True)
                 ],
             }
         )
@@ -217,24 +221,18 @@ class FellegiSunterLinker:
         # Two records with the same rare name (at most four hold it) are taken for one person:
         # blocked on the name alone, they show how the other fields (birth dates that
         # disagree or are missing included) fall for a match.
-        held_by = (
-            np.maximum(
-                features.name_frequency[candidates.left], features.name_frequency[candidates.right]
-            )
-            * features.n
+        frequency = np.maximum(
+            features.name_frequency[candidates.left], features.name_frequency[candidates.right]
         )
         anchors = (
             ((candidates.rules & _RULE_BIT["rare_name_sound"]) > 0)
             & (levels[:, FIELD_INDEX["name"]] == len(COMPARISONS[FIELD_INDEX["name"]].levels) - 1)
-            & (held_by <= 4),
+            & (frequency * features.n <= 4),
             {"name"},
         )
         m = train_m(levels, u, sessions, seed=s.seed, anchors=anchors)
         model = Model(m, u, prior)
         clock.lap("em")
-        frequency = np.maximum(
-            features.name_frequency[candidates.left], features.name_frequency[candidates.right]
-        )
         # The shared word's frequency matters only at the "one word" name level.
         words = np.ones(len(candidates))
         one_word = np.flatnonzero(levels[:, FIELD_INDEX["name"]] == 1)

@@ -26,6 +26,7 @@ from connectors.tables import (
 from connectors.warehouse import Warehouse
 from expectations.row_accounting import unreconciled
 from matching.discrepancies import find_discrepancies
+from matching.features import SOURCES
 from matching.identity import TRACKED, carry_ids, changed_attributes
 from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents, record_keys
@@ -278,9 +279,21 @@ def _engine_metadata(result: LinkResult) -> dict[str, Any]:
         }  # fmt: skip
         for r in getattr(result, "blocking", [])
     }
+    share = getattr(result, "counterpart_share", None)
+    counterparts = (
+        {
+            f"{a}->{b}": round(float(share[i, j]), 4)
+            for i, a in enumerate(SOURCES)
+            for j, b in enumerate(SOURCES)
+            if i != j
+        }
+        if share is not None
+        else {}
+    )
     return {
         "model": model.describe(),
         "prior_match_probability": model.prior,
+        "counterpart_share": counterparts,
         "blocking": blocking,
         "stage_seconds": getattr(result, "timings", {}),
     }
