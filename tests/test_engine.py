@@ -97,6 +97,7 @@ def test_day_month_swapped():
         ("BOEDI SANTOSA", 3),  # old spelling, one vowel: folded and phonetic
         ("BUDI SANTOSO WIBOWO", 4),  # extra word
         ("BUDI KURNIAWAN", 1),  # only the first word
+        ("AGUS SANTOSA", 1),  # a last word misspelt (Jaro-Winkler >= 0.9), nothing else
         ("AGUS SALIM", 0),
         ("...", NULL),
     ],
