@@ -80,8 +80,8 @@ def test_a_rare_name_is_compared_whatever_its_birth_date_and_a_common_one_is_not
          "nik": None},
     ]  # fmt: skip
     common = [
-        {**BASE, "source": "bps", "name": "SITI AMINAH", "birth_date": f"19{40 + 2 * i}-{1 + i:02d}-{1 + i:02d}",
-         "nik": None, "kec_code": f"63.09.{i:02d}"}
+        {**BASE, "source": "bps", "name": "SITI AMINAH", "nik": None,
+         "birth_date": f"19{40 + 2 * i}-{1 + i:02d}-{1 + i:02d}", "kec_code": f"63.09.{i:02d}"}
         for i in range(12)
     ]  # fmt: skip
     candidates = candidate_pairs(build_features(records([*rare, *common])))
