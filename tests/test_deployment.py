@@ -77,7 +77,10 @@ def test_dagster_gets_a_schedule_per_region_of_the_deployment():
         env={**os.environ, "PADU_SOURCES": str(EXAMPLE)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.splitlines() == ["['sync_6301', 'sync_6309']", "30 2 * * *"]
+    assert result.stdout.splitlines() == [
+        "['daily_cross_region', 'sync_6301', 'sync_6309']",
+        "30 2 * * *",
+    ]
 
 
 def test_a_region_can_name_its_own_column_mapping(tmp_path):

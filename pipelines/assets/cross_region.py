@@ -75,7 +75,7 @@ def cross_region_links(
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     store = warehouse.open()
-    result = cross_region_pass(store, context.run_id)
+    result = cross_region_pass(store, context.run.run_id)
     methods = result.links["method"].value_counts()
     return dg.MaterializeResult(
         metadata={
