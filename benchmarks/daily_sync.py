@@ -71,8 +71,8 @@ class RunResult:
 # --- data -------------------------------------------------------------------------------------
 
 
-def prepare(people: int, seed: int, folder: Path) -> tuple[Path, Path]:
-    """Generate the region into ``folder/landing`` and derive ``folder/landing-NEXT_DAY``."""
+def generate_landing(people: int, seed: int, folder: Path) -> tuple[Path, int]:
+    """Generate the region afresh into ``folder/landing``; returns it and its data rows."""
     from connectors.synthetic import generate
 
     landing = folder / "landing"
@@ -82,7 +82,13 @@ def prepare(people: int, seed: int, folder: Path) -> tuple[Path, Path]:
     summary = generate(region=REGION, people=people, seed=seed, out=landing)
     rows = sum(summary.rows_per_file.values())
     print(f"{people:,} people, seed {seed}: {rows:,} rows, generated in "
-          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    return landing, rows
+
+
+def prepare(people: int, seed: int, folder: Path) -> tuple[Path, Path]:
+    """Generate the region into ``folder/landing`` and derive ``folder/landing-NEXT_DAY``."""
+    landing, _ = generate_landing(people, seed, folder)
 
     following = folder / f"landing-{NEXT_DAY}"
     if following.exists():

@@ -24,26 +24,12 @@ from pathlib import Path
 
 from benchmarks.daily_sync import (
     BACKENDS,
-    REGION,
     RunResult,
     dagster_home,
     fresh_warehouse,
+    generate_landing,
     run_scenario,
 )
-
-
-def generate(people: int, seed: int, folder: Path) -> tuple[Path, int]:
-    from connectors.synthetic import generate as run_generator
-
-    landing = folder / "landing"
-    if landing.exists():
-        shutil.rmtree(landing)
-    started = time.perf_counter()
-    summary = run_generator(region=REGION, people=people, seed=seed, out=landing)
-    rows = sum(summary.rows_per_file.values())
-    print(f"{people:,} people: {rows:,} rows, generated in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
-    return landing, rows
 
 
 def report_seconds(url: str, folder: Path) -> float:
@@ -72,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     results: list[tuple[int, int, RunResult, float]] = []
     for people in args.people:
         folder = args.workdir / f"people{people}-seed{args.seed}"
-        landing, rows = generate(people, args.seed, folder)
+        landing, rows = generate_landing(people, args.seed, folder)
         for backend in backends:
             run_folder = folder / backend
             run_folder.mkdir(parents=True, exist_ok=True)

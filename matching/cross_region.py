@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.comparisons import NULL, compare
+from matching.comparisons import compare
 from matching.features import build_features
 from matching.fellegi_sunter import FIELD_INDEX
 from matching.names import fold_spelling
@@ -185,7 +185,7 @@ def link_across_regions(
             "rank": method,
         }
     )
-    accepted = accepted[(accepted["rank"] >= 0) & (levels[:, FIELD_INDEX["name"]] != NULL)]
+    accepted = accepted[accepted["rank"] >= 0]
     best = accepted.groupby("resident_id")["rank"].transform("min")
     accepted = accepted[accepted["rank"] == best].drop_duplicates(
         ["resident_id", "registry_resident_id"]

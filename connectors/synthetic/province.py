@@ -114,9 +114,8 @@ def generate_province(
             )  # fmt: skip
             for source in ("kpu", "bps")
         }
-        truths[region]["dukcapil"] = truth[truth["file"] == summary.paths["dukcapil"].name].assign(
-            person_id=lambda t, r=region: r + ":" + t["person_id"]
-        )
+        registry = truth[truth["file"] == summary.paths["dukcapil"].name]
+        truths[region]["dukcapil"] = registry.assign(person_id=region + ":" + registry["person_id"])
         planted = pd.read_csv(summary.planted_path, dtype=str, keep_default_na=False)
         planted["person_id"] = region + ":" + planted["person_id"]
         planted_parts.append(planted)
