@@ -104,6 +104,27 @@ def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.where(_missing(f, "name_sorted", left, right), NULL, level)
 
 
+#: The top birth-date level: the same date.
+BIRTH_EXACT = 5
+
+
+def _date_digits(f: Features) -> np.ndarray:
+    """The eight digits of each record's birth date as YYYYMMDD (zeros where missing)."""
+    number = np.nan_to_num(f.year * 10_000 + f.month * 100 + f.day).astype(np.int64)
+    return ((number[:, None] // 10 ** np.arange(7, -1, -1)) % 10).astype(np.int8)
+
+
+def _one_digit_or_transposed(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Dates written as YYYYMMDD that differ in one digit or in two neighbouring digits
+    swapped: the keying errors of a clerk copying a date (1935 / 1953, 0112 / 1012)."""
+    digits = f.cached("date_digits", _date_digits)
+    a, b = digits[left], digits[right]
+    differ = a != b
+    count = differ.sum(axis=1)
+    swapped = (a[:, :-1] == b[:, 1:]) & (a[:, 1:] == b[:, :-1]) & differ[:, :-1] & differ[:, 1:]
+    return (count == 1) | ((count == 2) & swapped.any(axis=1))
+
+
 def _birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     a, b = f.birth[left], f.birth[right]
     missing = np.isnat(a) | np.isnat(b)
@@ -115,7 +136,10 @@ def _birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     year_off = (np.abs(ya - yb) == 1) & (ma == mb) & (da == db)
     days = np.abs((a - b).astype("timedelta64[D]").astype(np.int64))
     close = days <= 7
-    level = np.select([exact, swapped, year_off, close], [4, 3, 2, 1], default=0)
+    level = np.select([exact, swapped, year_off, close], [BIRTH_EXACT, 4, 3, 1], default=0)
+    # Keying errors, among dates not already placed higher.
+    rest = np.flatnonzero((level <= 1) & ~missing)
+    level[rest[_one_digit_or_transposed(f, left[rest], right[rest])]] = 2
     # Only a reported age on one side: compare birth years.
     age_only = missing & ~(np.isnan(ya) | np.isnan(yb))
     by_year = np.where(np.abs(ya - yb) <= 1, 1, 0)
@@ -205,7 +229,14 @@ COMPARISONS: tuple[Comparison, ...] = (
     ),
     Comparison(
         "birth_date",
-        ("else", "within 7 days / year by age", "year off by one", "day-month swapped", "exact"),
+        (
+            "else",
+            "within 7 days / year by age",
+            "one digit or two swapped",
+            "year off by one",
+            "day-month swapped",
+            "exact",
+        ),
         _birth_date,
         exact_on="birth",
     ),

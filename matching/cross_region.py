@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.comparisons import compare
+from matching.comparisons import BIRTH_EXACT, compare
 from matching.features import build_features
 from matching.fellegi_sunter import FIELD_INDEX
 from matching.names import fold_spelling
@@ -170,8 +170,8 @@ def link_across_regions(
     method = np.select(
         [
             same_nik & (name >= 1),
-            near & (name >= 4) & (birth == 4) & (sex == 1),
-            ~known & (name == 5) & (birth == 4) & (sex == 1) & unique_name,
+            near & (name >= 4) & (birth == BIRTH_EXACT) & (sex == 1),
+            ~known & (name == 5) & (birth == BIRTH_EXACT) & (sex == 1) & unique_name,
         ],
         [0, 1, 2],
         default=-1,

@@ -10,7 +10,13 @@ import pandas as pd
 
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
 from matching.clustering import best_links, constrained_components, pair_keys
-from matching.comparisons import COMPARISONS, NULL, compare, shared_word_frequency
+from matching.comparisons import (
+    BIRTH_EXACT,
+    COMPARISONS,
+    NULL,
+    compare,
+    shared_word_frequency,
+)
 from matching.competition import competing_probability
 from matching.features import SOURCES, build_features
 from matching.fellegi_sunter import (
@@ -123,7 +129,7 @@ def _double_registration(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
     family = levels[:, FIELD_INDEX["family"]]
     return (
         both
-        & (levels[:, FIELD_INDEX["birth_date"]] == 4)
+        & (levels[:, FIELD_INDEX["birth_date"]] == BIRTH_EXACT)
         & (levels[:, FIELD_INDEX["sex"]] == 1)
         & (((name >= 4) & (family >= 1)) | ((name >= 2) & (family == 1)))
     )
@@ -239,7 +245,10 @@ class FellegiSunterLinker:
         words[one_word] = shared_word_frequency(
             features, candidates.left[one_word], candidates.right[one_word]
         )
-        scores = score(model, levels, frequency, words)
+        chance = np.maximum(
+            features.name_chance[candidates.left], features.name_chance[candidates.right]
+        )
+        scores = score(model, levels, chance, words)
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),
             candidates.left, candidates.right, features.source,

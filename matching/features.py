@@ -8,7 +8,9 @@ the term-frequency adjustment.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +36,7 @@ class Features:
     phonetic: np.ndarray  # phonetic key of the whole name, words sorted
     name_words: np.ndarray  # number of words in the name (0 when missing)
     name_frequency: np.ndarray  # share of records with this folded sorted name (float)
+    name_chance: np.ndarray  # chance a stranger has this name (see ``_name_chance``)
     first_share: np.ndarray  # share of named records with the first word anywhere in the name
     last_share: np.ndarray  # the same for the last word
     birth: np.ndarray  # datetime64[D], NaT when missing
@@ -53,6 +56,7 @@ class Features:
     mother: np.ndarray
     _nulls: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _derived: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def codes(self, name: str) -> np.ndarray:
         """Integer code per record for feature ``name`` (equal values, equal codes; -1 for
@@ -61,6 +65,13 @@ class Features:
         if codes is None:
             codes = self._codes[name] = pd.factorize(getattr(self, name))[0]
         return codes
+
+    def cached(self, name: str, compute: Callable[[Features], np.ndarray]) -> np.ndarray:
+        """A derived per-record array, computed on first use and kept."""
+        value = self._derived.get(name)
+        if value is None:
+            value = self._derived[name] = compute(self)
+        return value
 
     def null(self, name: str) -> np.ndarray:
         """Boolean mask of the records missing feature ``name`` (computed once)."""
@@ -87,18 +98,35 @@ def _digits(nik: pd.Series) -> np.ndarray:
     return raw.reshape(-1, 16) - ord("0")
 
 
-def _word_shares(words_of: list[list[str]], codes: np.ndarray, picked: pd.Series) -> np.ndarray:
-    """For each record, the share of named records whose name contains its ``picked`` word:
-    the chance that a random record agrees with it on that word (0 where there is none).
-    ``words_of`` are the words of each distinct name, ``codes`` each record's name."""
+def _shares_of_words(words_of: list[list[str]], codes: np.ndarray) -> dict[str, float]:
+    """Per word, the share of named records whose name contains it: the chance that a
+    random record agrees on that word. ``words_of`` are the words of each distinct name,
+    ``codes`` each record's name."""
     records_per_name = np.bincount(codes[codes >= 0], minlength=len(words_of))
     per_word: Counter[str] = Counter()
     for words, count in zip(words_of, records_per_name.tolist(), strict=True):
         for word in set(words):
             per_word[word] += count
     named = max(int((codes >= 0).sum()), 1)
-    share = picked.map({word: count / named for word, count in per_word.items()})
-    return share.astype(float).fillna(0).to_numpy()
+    return {word: count / named for word, count in per_word.items()}
+
+
+def _name_chance(
+    words_of: list[list[str]], codes: np.ndarray, shares: dict[str, float], sorted_name: pd.Series
+) -> np.ndarray:
+    """Per record, the chance that a stranger has the same (sorted, folded) name.
+
+    Counted from the data, that is the share of records with the name; but a name held by
+    only the pair being compared (or one more record) says nothing about how rare it is
+    beyond the size of the data. So the records of the pair are left out of the count
+    (two of them), and the chance is never put below what the name's words give when
+    drawn independently (the product of their shares): JACQUELINE ABBONDANDOLA is far
+    rarer than one in the number of records; SITI AMINAH's own count is large and rules.
+    """
+    product = np.array([math.prod(shares[w] for w in set(words)) for words in words_of] + [0.0])
+    counts = sorted_name.map(sorted_name.value_counts()).astype(float).fillna(0).to_numpy()
+    named = max(int((codes >= 0).sum()), 1)
+    return np.maximum((counts - 2) / named, product[codes])
 
 
 def build_features(records: pd.DataFrame) -> Features:
@@ -122,6 +150,7 @@ def build_features(records: pd.DataFrame) -> Features:
     sorted_name = picked["sorted"].astype("string")
     phonetic = picked["phonetic"].astype("string")
     frequency = sorted_name.map(sorted_name.value_counts(normalize=True)).astype(float)
+    shares = _shares_of_words(words_of, codes)
 
     birth = records["birth_date"]
     snap = records["snapshot_date"]
@@ -141,8 +170,9 @@ def build_features(records: pd.DataFrame) -> Features:
         phonetic=_objects(phonetic),
         name_words=picked["count"].to_numpy(dtype=np.int64),
         name_frequency=frequency.fillna(0).to_numpy(),
-        first_share=_word_shares(words_of, codes, picked["first"]),
-        last_share=_word_shares(words_of, codes, picked["last"]),
+        name_chance=_name_chance(words_of, codes, shares, sorted_name),
+        first_share=picked["first"].map(shares).astype(float).fillna(0).to_numpy(),
+        last_share=picked["last"].map(shares).astype(float).fillna(0).to_numpy(),
         birth=birth.to_numpy(dtype="datetime64[D]"),
         year=year.to_numpy(dtype=float),
         year_known=birth.notna().to_numpy(),

@@ -207,8 +207,9 @@ def score(
     name_frequency: np.ndarray,
     word_frequency: np.ndarray | None = None,
 ) -> Scores:
-    """Match weights of compared pairs; ``name_frequency`` per pair is the share of records
-    with the pair's name, ``word_frequency`` the share holding the word the names share."""
+    """Match weights of compared pairs; ``name_frequency`` per pair is the chance that a
+    stranger has the pair's name (``Features.name_chance``), ``word_frequency`` the share of
+    records holding the word the names share."""
     factors = model.bayes_factors()
     contributions = np.zeros(levels.shape, dtype=np.float32)
     for i, comparison in enumerate(COMPARISONS):

@@ -7,7 +7,7 @@ import numpy as np
 from test_engine import BASE, FIELD, records
 
 from matching.blocking import candidate_pairs
-from matching.comparisons import compare, shared_word_frequency
+from matching.comparisons import COMPARISONS, compare, shared_word_frequency
 from matching.competition import competing_probability
 from matching.features import build_features
 from matching.fellegi_sunter import Model, score
@@ -64,9 +64,9 @@ def test_sharing_a_rare_word_weighs_more_than_sharing_a_common_one():
     assert words[0] > words[1]  # SITI is held by ten records, WIRYO by two
     model = Model(
         m=[np.array([0.01, 0.1, 0.1, 0.1, 0.2, 0.49])]
-        + [np.full(k, 1.0 / k) for k in (5, 2, 3, 2, 3, 3)],
+        + [np.full(len(c.levels), 1.0 / len(c.levels)) for c in COMPARISONS[1:]],
         u=[np.array([0.9, 0.05, 0.03, 0.01, 0.005, 0.005])]
-        + [np.full(k, 1.0 / k) for k in (5, 2, 3, 2, 3, 3)],
+        + [np.full(len(c.levels), 1.0 / len(c.levels)) for c in COMPARISONS[1:]],
         prior=1e-3,
     )
     scores = score(model, levels, np.zeros(2), words)

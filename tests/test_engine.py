@@ -64,10 +64,13 @@ def test_nik_levels(other_nik, level):
 @pytest.mark.parametrize(
     ("other", "level"),
     [
-        ("1985-12-31", 4),
+        ("1985-12-31", 5),
         ("1985-31-12", None),  # not a date: handled by the parser, not here
-        ("1986-12-31", 2),  # year off by one
+        ("1986-12-31", 3),  # year off by one
+        ("1958-12-31", 2),  # two digits swapped
+        ("1985-10-31", 2),  # one digit
         ("1985-12-28", 1),  # within a week
+        ("1985-12-03", 0),  # two digits, not two neighbours swapped
         ("1970-01-01", 0),
         (None, NULL),
     ],
@@ -86,7 +89,7 @@ def test_day_month_swapped():
             {**BASE, "source": "bps", "birth_date": "1985-07-04"},
         ]
     )
-    assert got[FIELD["birth_date"]] == 3
+    assert got[FIELD["birth_date"]] == 4
 
 
 @pytest.mark.parametrize(
@@ -105,6 +108,25 @@ def test_day_month_swapped():
 def test_name_levels(other, level):
     got = levels_of([BASE, {**BASE, "source": "kpu", "name": other}])
     assert got[FIELD["name"]] == level
+
+
+def test_chance_of_a_name_beyond_the_pair_and_its_words():
+    """A name only the pair holds is as rare as its words make it, not one in the number
+    of records; a name many hold keeps its own count (less the pair)."""
+    common = [{**BASE, "name": "AHMAD FAUZI", "source": s} for s in ("dukcapil", "kpu") * 5]
+    others = ("RAHAYU", "FATIMAH", "WULANDARI", "LESTARI", "HANDAYANI", "PURNAMA")
+    rows = [
+        {**BASE, "name": "YOHANA SIHOMBING"},
+        {**BASE, "name": "YOHANA SIHOMBING", "source": "kpu"},
+        *common,
+        *[{**BASE, "name": f"SRI {w}"} for w in others],
+    ]
+    features = build_features(records(rows))
+    named = len(rows)
+    assert features.name_chance[0] == pytest.approx((2 / named) ** 2)  # each word: 2 records
+    # AHMAD FAUZI: ten records, whose words are held by no others: the count rules.
+    assert features.name_chance[2] == pytest.approx((10 - 2) / named)
+    assert features.name_frequency[0] == pytest.approx(2 / named)
 
 
 def test_phonetic_key_joins_old_and_new_spellings():
