@@ -174,20 +174,39 @@ class Candidates:
 def _pairs_for_keys(
     keys: pd.Series, max_block: int, one_of: np.ndarray | None = None
 ) -> tuple[np.ndarray, RuleReport]:
+    """Every pair of records sharing a key, encoded ``low << 32 | high``, with the report.
+
+    Sorting by key lays each block out contiguously, so the pairs are generated with array
+    arithmetic: each record is paired with the records after it in its block.
+    """
     keys = keys.dropna()
+    if keys.empty:
+        return np.zeros(0, dtype=np.int64), RuleReport("", 0, 0, 0, 0)
     codes, _ = pd.factorize(keys)
-    frame = pd.DataFrame({"code": codes, "row": keys.index.to_numpy(dtype=np.int64)})
-    frame = frame.drop_duplicates()
-    sizes = frame.groupby("code")["row"].transform("size")
-    capped = frame[sizes > max_block]
-    frame = frame[(sizes > 1) & (sizes <= max_block)]
-    choosers = frame if one_of is None else frame[one_of[frame["row"].to_numpy()]]
-    merged = choosers.merge(frame, on="code", suffixes=("_l", "_r"))
-    low = np.minimum(merged["row_l"].to_numpy(), merged["row_r"].to_numpy())
-    high = np.maximum(merged["row_l"].to_numpy(), merged["row_r"].to_numpy())
-    encoded = (low * (1 << 32) + high)[low != high]
-    report = RuleReport("", int(frame["code"].nunique()), len(encoded),
-                        int(capped["code"].nunique()), int(capped["row"].nunique()))  # fmt: skip
+    rows = keys.index.to_numpy(dtype=np.int64)
+    order = np.lexsort((rows, codes))
+    codes, rows = codes[order], rows[order]
+    # A record with one key twice is in the block once.
+    keep = np.r_[True, (codes[1:] != codes[:-1]) | (rows[1:] != rows[:-1])]
+    codes, rows = codes[keep], rows[keep]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    sizes = np.diff(np.r_[starts, len(codes)])
+    size_of = np.repeat(sizes, sizes)
+    used = (size_of > 1) & (size_of <= max_block)
+    position = np.arange(len(codes))
+    later = np.where(used, np.repeat(starts + sizes, sizes) - position - 1, 0)
+    first = np.repeat(position, later)
+    step = np.arange(len(first)) - np.repeat(np.cumsum(later) - later, later) + 1
+    left, right = rows[first], rows[first + step]
+    if one_of is not None:
+        chosen = one_of[left] | one_of[right]
+        left, right = left[chosen], right[chosen]
+    encoded = np.minimum(left, right) * (1 << 32) + np.maximum(left, right)
+    capped = sizes > max_block
+    report = RuleReport(
+        "", int(((sizes > 1) & ~capped).sum()), len(encoded), int(capped.sum()),
+        len(np.unique(rows[size_of > max_block])),
+    )  # fmt: skip
     return encoded, report
 
 

@@ -27,6 +27,8 @@ class Comparison:
     compute: Callable[[Features, np.ndarray, np.ndarray], np.ndarray]
     tf_level: int | None = None  # the level whose weight is adjusted by name frequency
     word_tf_level: int | None = None  # the level adjusted by the shared word's frequency
+    #: Near-agreement levels adjusted by how rare the names are (see ``score``).
+    fuzzy_tf_levels: tuple[int, ...] = ()
     #: Features field whose exact agreement is the top level; its u is then computed from
     #: value frequencies (the chance two random records share a value) instead of sampled.
     exact_on: str | None = None
@@ -225,6 +227,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         _name,
         tf_level=5,
         word_tf_level=1,
+        fuzzy_tf_levels=(3, 4),
         exact_on="name_sorted",
     ),
     Comparison(

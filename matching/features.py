@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from matching.names import fold_spelling
-from matching.nik import nik_parts
 from matching.phonetic import word_key
 
 SOURCES = ("dukcapil", "kpu", "bps")
@@ -112,9 +111,10 @@ def _shares_of_words(words_of: list[list[str]], codes: np.ndarray) -> dict[str, 
 
 
 def _name_chance(
-    words_of: list[list[str]], codes: np.ndarray, shares: dict[str, float], sorted_name: pd.Series
+    words_of: list[list[str]], codes: np.ndarray, shares: dict[str, float], counts: np.ndarray
 ) -> np.ndarray:
-    """Per record, the chance that a stranger has the same (sorted, folded) name.
+    """Per record, the chance that a stranger has the same (sorted, folded) name; ``counts``
+    are the records holding each record's name.
 
     Counted from the data, that is the share of records with the name; but a name held by
     only the pair being compared (or one more record) says nothing about how rare it is
@@ -124,55 +124,72 @@ def _name_chance(
     rarer than one in the number of records; SITI AMINAH's own count is large and rules.
     """
     product = np.array([math.prod(shares[w] for w in set(words)) for words in words_of] + [0.0])
-    counts = sorted_name.map(sorted_name.value_counts()).astype(float).fillna(0).to_numpy()
     named = max(int((codes >= 0).sum()), 1)
     return np.maximum((counts - 2) / named, product[codes])
+
+
+def _take(values: list, codes: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    """Per record, the value of its code (None for code -1): an object array."""
+    table = np.empty(len(values) + 1, dtype=object)
+    table[: len(values)] = values
+    table[-1] = None
+    return table[codes]
+
+
+def _nik_fields(digits: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, ...]:
+    """From the NIK digits (16-digit NIKs or none, as the canonical schema holds them): the
+    birth month and day encoded (month * 100 + day), the two-digit year and the sex (women
+    have 40 added to the day), with -1 / None where there is no NIK."""
+    d = digits.astype(np.int64)
+    raw_day = d[:, 6] * 10 + d[:, 7]
+    female = raw_day > 40
+    month_day = (d[:, 8] * 10 + d[:, 9]) * 100 + raw_day - 40 * female
+    yy = d[:, 10] * 10 + d[:, 11]
+    sex = np.where(female, "F", "M").astype(object)
+    sex[~known] = None
+    return np.where(known, month_day, -1), np.where(known, yy, -1), sex
 
 
 def build_features(records: pd.DataFrame) -> Features:
     """Features of ``records`` (canonical schema, any index; order is kept)."""
     records = records.reset_index(drop=True)
-    folded = fold_spelling(records["name_norm"])
-    # Names repeat: the word-level features are computed once per distinct folded name.
-    codes, distinct = pd.factorize(folded.astype("string"), use_na_sentinel=True)
+    # Names repeat: everything about a name is computed once per distinct name, and records
+    # only carry codes into those tables.
+    raw_codes, raw_names = pd.factorize(records["name_norm"].astype("string"), use_na_sentinel=True)
+    fold_codes, distinct = pd.factorize(fold_spelling(pd.Series(raw_names, dtype="string")))
+    codes = np.where(raw_codes >= 0, fold_codes[raw_codes], -1)
     words_of = [str(name).split() for name in distinct]
-    per_name = pd.DataFrame(
-        {
-            "sorted": [" ".join(sorted(w)) for w in words_of],
-            "first": [w[0] if w else None for w in words_of],
-            "last": [w[-1] if w else None for w in words_of],
-            "count": [len(w) for w in words_of],
-            "phonetic": [" ".join(sorted(word_key(x) for x in w)) for w in words_of],
-        }
-    )
-    per_name.loc[len(per_name)] = [None, None, None, 0, None]  # the row for a missing name (-1)
-    picked = per_name.iloc[codes].reset_index(drop=True)
-    sorted_name = picked["sorted"].astype("string")
-    phonetic = picked["phonetic"].astype("string")
-    frequency = sorted_name.map(sorted_name.value_counts(normalize=True)).astype(float)
+    sorted_of = [" ".join(sorted(w)) for w in words_of]
+    sorted_codes, sorted_distinct = pd.factorize(pd.Series(sorted_of, dtype=object))
+    record_sorted = np.where(codes >= 0, sorted_codes[codes], -1)
+    named = max(int((codes >= 0).sum()), 1)
+    per_sorted = np.bincount(record_sorted[record_sorted >= 0], minlength=len(sorted_distinct))
+    counts = np.where(record_sorted >= 0, per_sorted[record_sorted], 0).astype(float)
     shares = _shares_of_words(words_of, codes)
+    first = [w[0] if w else None for w in words_of]
+    last = [w[-1] if w else None for w in words_of]
 
     birth = records["birth_date"]
     snap = records["snapshot_date"]
     age = records["age_reported"].astype("Float64")
     year_from_age = (snap.dt.year - age).astype(float)
     year = birth.dt.year.astype(float).where(birth.notna(), year_from_age.to_numpy())
-    parts = nik_parts(records["nik"])
-    nik_birth = (parts["month"] * 100 + parts["day"]).astype("Float64").fillna(-1)
+    digits = _digits(records["nik"])
+    nik_birth, nik_yy, nik_sex = _nik_fields(digits, records["nik"].notna().to_numpy())
     source_index = records["source"].map({s: i for i, s in enumerate(SOURCES)})
     return Features(
         n=len(records),
         source=source_index.to_numpy(dtype=np.int8),
-        name=_objects(folded),
-        name_sorted=_objects(sorted_name),
-        first_word=_objects(picked["first"]),
-        last_word=_objects(picked["last"]),
-        phonetic=_objects(phonetic),
-        name_words=picked["count"].to_numpy(dtype=np.int64),
-        name_frequency=frequency.fillna(0).to_numpy(),
-        name_chance=_name_chance(words_of, codes, shares, sorted_name),
-        first_share=picked["first"].map(shares).astype(float).fillna(0).to_numpy(),
-        last_share=picked["last"].map(shares).astype(float).fillna(0).to_numpy(),
+        name=_take(list(distinct), codes),
+        name_sorted=_take(sorted_of, codes),
+        first_word=_take(first, codes),
+        last_word=_take(last, codes),
+        phonetic=_take([" ".join(sorted(word_key(x) for x in w)) for w in words_of], codes),
+        name_words=np.append([len(w) for w in words_of], 0)[codes].astype(np.int64),
+        name_frequency=counts / named,
+        name_chance=_name_chance(words_of, codes, shares, counts),
+        first_share=np.append([shares.get(w, 0.0) if w else 0.0 for w in first], 0.0)[codes],
+        last_share=np.append([shares.get(w, 0.0) if w else 0.0 for w in last], 0.0)[codes],
         birth=birth.to_numpy(dtype="datetime64[D]"),
         year=year.to_numpy(dtype=float),
         year_known=birth.notna().to_numpy(),
@@ -180,10 +197,10 @@ def build_features(records: pd.DataFrame) -> Features:
         day=birth.dt.day.astype(float).to_numpy(),
         sex=_objects(records["sex"]),
         nik=_objects(records["nik"]),
-        nik_digits=_digits(records["nik"]),
-        nik_birth=nik_birth.to_numpy(dtype=float).astype(np.int64),
-        nik_yy=parts["yy"].astype("Float64").fillna(-1).to_numpy(dtype=float).astype(np.int64),
-        nik_sex=_objects(parts["sex"]),
+        nik_digits=digits,
+        nik_birth=nik_birth,
+        nik_yy=nik_yy,
+        nik_sex=nik_sex,
         kk=_objects(records["kk"]),
         kec=_objects(records["kec_code"]),
         desa=_objects(records["desa_code"]),

@@ -226,6 +226,14 @@ def score(
             m_level = np.clip(model.m[i][level], _EPS, 1)
             tf = np.clip(frequency, _EPS, 1)
             weight = np.where(at_level, np.log2(m_level / tf), weight)
+        if comparison.fuzzy_tf_levels:
+            # A near agreement on a rare name is stronger than on a common one: the level's
+            # weight moves by how much rarer than average the more common of the two names
+            # is (Splink's term-frequency adjustment of fuzzy levels).
+            u_exact = np.clip(model.u[i][comparison.tf_level], _EPS, 1)
+            tf = np.clip(name_frequency, _EPS, 1)
+            fuzzy = np.isin(column, comparison.fuzzy_tf_levels)
+            weight = np.where(fuzzy, weight + np.log2(u_exact / tf), weight)
         contributions[:, i] = weight
     prior = np.log2(model.prior / (1 - model.prior))
     return Scores(prior + contributions.sum(axis=1), contributions)

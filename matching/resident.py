@@ -5,8 +5,8 @@ registered address, NIK, alive) from the civil registry, then the voter list, th
 domicile from BPS. For each field the first non-null value in that order wins.
 
 Resident IDs are keyed hashes of the cluster's anchor identity (its registry NIK, else the
-NIK or the name, birth date and desa another source recorded; see ``_identity``), so the
-same inputs always give the same IDs, an unchanged person keeps their ID in the next
+NIK or the name, birth date and desa another source recorded; see ``record_identity``), so
+the same inputs always give the same IDs, an unchanged person keeps their ID in the next
 snapshot, and a NIK cannot be recovered from an ID without the key.
 """
 
@@ -36,106 +36,120 @@ def _resident_ids(identities: pd.Series, key: bytes, prefix: str = "") -> pd.Ser
 
 
 def build_residents(
-    records: pd.DataFrame, clusters: pd.DataFrame, key: bytes, region: str = ""
+    records: pd.DataFrame,
+    clusters: pd.DataFrame,
+    key: bytes,
+    region: str = "",
+    identity: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Residents (one row per cluster) and each record's ``resident_id`` (aligned to records).
 
     IDs are derived within ``region`` (the run's kab/kota): a person whose NIK appears in two
     regions (registered twice, or listed where they live) is a resident of each, with two
-    IDs, and the cross-region pass (``matching.cross_region``) links them."""
+    IDs, and the cross-region pass (``matching.cross_region``) links them. ``identity`` is
+    ``record_identity(records)`` when the caller has it already."""
     work = records.reset_index(drop=True).copy()
     work["cluster"] = clusters["cluster"].to_numpy()
     work["priority"] = work["source"].map(SOURCE_PRIORITY)
     # Dead registry rows rank after living ones, so a re-registered living person wins.
     work["dead"] = work["alive"].eq(False).fillna(False).astype(int)
+    work["identity"] = (record_identity(work) if identity is None else identity).to_numpy()
     work = work.sort_values(
         ["cluster", "priority", "dead", "source_file", "source_row"], kind="stable"
     )
 
-    work["identity"] = _identity(work)
-    first = work.groupby("cluster", sort=True)
-    anchor = first["identity"].first()
+    # One grouping for every surviving value: per cluster, the first non-null value in
+    # survivorship order, overall or from one source, and the source it came from.
+    source = work["source"]
+    picked: dict[str, pd.Series] = {
+        "identity": work["identity"],
+        "first_file": work["source_file"],
+        "first_row": work["source_row"],
+    }
+    for column in ("name_norm", "name_titles", "birth_date", "sex", "kab_code", "nik", "source"):
+        picked[column] = work[column]
+    for column in ("name_norm", "birth_date", "sex"):
+        picked[f"{column}@"] = source.where(work[column].notna())
+    for column, origin in (("kab_code", "dukcapil"), ("kec_code", "dukcapil"),
+                           ("desa_code", "dukcapil"), ("kec_code", "kpu"), ("desa_code", "kpu"),
+                           ("source", "dukcapil"), ("source", "kpu"), ("desa_code", "bps"),
+                           ("tps", "kpu")):  # fmt: skip
+        picked[f"{column}@{origin}"] = work[column].where(source == origin)
+    for origin in SOURCE_PRIORITY:
+        picked[f"in_{origin}"] = source.eq(origin)
+    frame = pd.DataFrame(picked)
+    grouped = frame.groupby(work["cluster"].to_numpy(), sort=True)
+    held = grouped[[f"in_{s}" for s in SOURCE_PRIORITY]].any()
+    first = grouped[[c for c in frame.columns if c not in held.columns]].first()
+
     scope = f"{region}|" if region else ""
-    ids = _resident_ids(anchor, key, scope)
+    ids = _resident_ids(first["identity"], key, scope)
     # Two clusters can share an anchor NIK (a NIK conflict split in two): keep IDs unique.
     clash = ids.duplicated(keep="first")
     if clash.any():
-        rows = first["source_file"].first() + ":" + first["source_row"].first().astype("string")
+        rows = first["first_file"] + ":" + first["first_row"].astype("string")
         ids[clash] = _resident_ids("row:" + rows[clash], key, scope)
 
-    def best(column: str, source: str | None = None) -> pd.Series:
-        values = work[column] if source is None else work[column].where(work["source"] == source)
-        return values.groupby(work["cluster"], sort=True).first()
-
-    def source_of(column: str) -> pd.Series:
-        """Which source the surviving value of ``column`` came from."""
-        return best_source_of(work, column)
-
-    # cluster x source: which sources hold the resident
-    held = pd.DataFrame(
-        {s: work["source"].eq(s).groupby(work["cluster"], sort=True).any() for s in SOURCE_PRIORITY}
-    )
     order = sorted(SOURCE_PRIORITY, key=SOURCE_PRIORITY.__getitem__)
     names = pd.Series("", index=held.index)
-    for source in order:
-        names = names + held[source].map({True: "," + source, False: ""})
-    sources = names.str[1:]
+    for origin in order:
+        names = names + held[f"in_{origin}"].map({True: "," + origin, False: ""})
+    kpu_desa = first["desa_code@kpu"]
     residents = pd.DataFrame(
         {
             "resident_id": ids,
-            "display_name": best("name_norm"),
-            "name_source": source_of("name_norm"),
-            "name_titles": best("name_titles"),
-            "birth_date": best("birth_date"),
-            "birth_date_source": source_of("birth_date"),
-            "sex": best("sex"),
-            "sex_source": source_of("sex"),
-            "kab_code": best("kab_code", "dukcapil").fillna(best("kab_code")),
-            "kec_code": best("kec_code", "dukcapil").fillna(best("kec_code", "kpu")),
-            "desa_code": best("desa_code", "dukcapil").fillna(best("desa_code", "kpu")),
-            "registered_source": best("source", "dukcapil").fillna(
-                best("source", "kpu").where(best("desa_code", "kpu").notna())
+            "display_name": first["name_norm"],
+            "name_source": first["name_norm@"],
+            "name_titles": first["name_titles"],
+            "birth_date": first["birth_date"],
+            "birth_date_source": first["birth_date@"],
+            "sex": first["sex"],
+            "sex_source": first["sex@"],
+            "kab_code": first["kab_code@dukcapil"].fillna(first["kab_code"]),
+            "kec_code": first["kec_code@dukcapil"].fillna(first["kec_code@kpu"]),
+            "desa_code": first["desa_code@dukcapil"].fillna(kpu_desa),
+            "registered_source": first["source@dukcapil"].fillna(
+                first["source@kpu"].where(kpu_desa.notna())
             ),
-            "domicile_desa_code": best("desa_code", "bps"),
-            "tps": best("tps", "kpu"),
+            "domicile_desa_code": first["desa_code@bps"],
+            "tps": first["tps@kpu"],
             "alive": _alive(work),
-            "nik_pseudonym": pseudonymise(best("nik"), key, purpose="nik"),
-            "in_dukcapil": held["dukcapil"],
-            "in_kpu": held["kpu"],
-            "in_bps": held["bps"],
-            "sources": sources,
-            "source_rows": first.size(),
+            "nik_pseudonym": pseudonymise(first["nik"], key, purpose="nik"),
+            "in_dukcapil": held["in_dukcapil"],
+            "in_kpu": held["in_kpu"],
+            "in_bps": held["in_bps"],
+            "sources": names.str[1:],
+            "source_rows": grouped.size(),
         }
     ).reset_index(drop=True)
     record_ids = ids.reindex(clusters["cluster"].to_numpy()).to_numpy()
     return residents, pd.Series(record_ids, index=records.index, name="resident_id")
 
 
-def record_keys(records: pd.DataFrame, key: bytes) -> pd.Series:
+def record_keys(records: pd.DataFrame, key: bytes, identity: pd.Series | None = None) -> pd.Series:
     """A keyed, snapshot-stable pseudonym of each record (what a reviewer's decision is
-    attached to, so it still applies when the next snapshot renames files and rows)."""
+    attached to, so it still applies when the next snapshot renames files and rows).
+    ``identity`` is ``record_identity(records)`` when the caller has it already."""
     work = records.reset_index(drop=True)
-    identity = _identity(work)
+    identity = record_identity(work) if identity is None else identity.reset_index(drop=True)
     # Rows sharing an identity (one NIK on two people, a voter listed twice) are told apart by
     # what they describe, so a snapshot listing them in another order keeps their keys; only
     # rows describing the same person alike are told apart by their order.
     shared = identity.duplicated(keep=False)
     refined = identity.where(~shared, identity + "|" + _described(work).fillna("?"))
-    occurrence = refined.groupby(refined).cumcount().astype("string")
+    occurrence = pd.Series(0, index=refined.index)
+    repeated = refined.duplicated(keep=False)
+    occurrence[repeated] = refined[repeated].groupby(refined[repeated]).cumcount()
+    occurrence = occurrence.astype("string")
     keys = _resident_ids(refined + "#" + occurrence, key).str[1:]
     keys.index = records.index
     return keys.astype("string")
 
 
-def best_source_of(work: pd.DataFrame, column: str) -> pd.Series:
-    """Per cluster, the source of the first non-null ``column`` in survivorship order."""
-    return work["source"].where(work[column].notna()).groupby(work["cluster"], sort=True).first()
-
-
 _TEXT = "string[pyarrow]"  # Arrow-backed: joining and comparing millions of strings is fast
 
 
-def _identity(work: pd.DataFrame) -> pd.Series:
+def record_identity(work: pd.DataFrame) -> pd.Series:
     """What a resident ID is derived from, stable across snapshots of unchanged people.
 
     The registry NIK; else the NIK another source holds; else the person's recorded name,
@@ -154,9 +168,16 @@ def _described(work: pd.DataFrame) -> pd.Series:
     work = work.astype({c: _TEXT for c in ("source", "name_norm", "desa_code")})
     return (
         work["source"] + ":rec:" + work["name_norm"] + "|"
-        + work["birth_date"].dt.strftime("%Y-%m-%d").fillna("?") + "|"
+        + _iso_dates(work["birth_date"]) + "|"
         + work["desa_code"].fillna("?")
     )  # fmt: skip
+
+
+def _iso_dates(dates: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD`` per date, ``?`` where missing (numpy's formatting: far faster than
+    ``strftime`` over millions of rows)."""
+    text = dates.to_numpy(dtype="datetime64[D]").astype(str)
+    return pd.Series(text, index=dates.index, dtype=_TEXT).where(dates.notna(), "?")
 
 
 def _alive(work: pd.DataFrame) -> pd.Series:
