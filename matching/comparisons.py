@@ -72,13 +72,36 @@ def _word_pairs(f: Features, left: np.ndarray, right: np.ndarray):  # type: igno
         yield (similar >= WORD_SIMILARITY) & known, np.maximum(shares[a][left], shares[b][right])
 
 
-def shared_word_frequency(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """For pairs whose names agree on a word, the share of records holding the rarest such
-    word (the chance a stranger would agree on it); 1 where no word agrees."""
+def _by_name_pair(
+    f: Features,
+    left: np.ndarray,
+    right: np.ndarray,
+    compute: Callable[[Features, np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """``compute`` of pairs whose result depends on the two names alone (in either order),
+    run once per distinct pair of names: a person's records in three sources, and their
+    family's, put the same two names in many candidate pairs (about five per distinct pair
+    in a generated kab/kota)."""
+    if len(left) == 0:
+        return compute(f, left, right)
+    codes = f.codes("name").astype(np.int64) + 1  # 0: no name
+    a, b = codes[left], codes[right]
+    key = np.minimum(a, b) * (int(codes.max()) + 1) + np.maximum(a, b)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return compute(f, left[first], right[first])[inverse]
+
+
+def _shared_word_frequency(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     out = np.ones(len(left))
     for agree, share in _word_pairs(f, left, right):
         out = np.where(agree, np.minimum(out, share), out)
     return out
+
+
+def shared_word_frequency(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """For pairs whose names agree on a word, the share of records holding the rarest such
+    word (the chance a stranger would agree on it); 1 where no word agrees."""
+    return _by_name_pair(f, left, right, _shared_word_frequency)
 
 
 def _same(f: Features, name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -88,6 +111,15 @@ def _same(f: Features, name: str, left: np.ndarray, right: np.ndarray) -> np.nda
 
 
 def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    codes = f.codes("name_sorted")
+    a, b = codes[left], codes[right]
+    level = np.where((a < 0) | (b < 0), NULL, 5)
+    inexact = np.flatnonzero((a != b) & (a >= 0) & (b >= 0))
+    level[inexact] = _by_name_pair(f, left[inexact], right[inexact], _name_levels)
+    return level
+
+
+def _name_levels(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     exact = _same(f, "name_sorted", left, right)
     phonetic = _same(f, "phonetic", left, right)
     score = np.full(len(left), 100.0)

@@ -177,7 +177,7 @@ def build_features(records: pd.DataFrame) -> Features:
     digits = _digits(records["nik"])
     nik_birth, nik_yy, nik_sex = _nik_fields(digits, records["nik"].notna().to_numpy())
     source_index = records["source"].map({s: i for i, s in enumerate(SOURCES)})
-    return Features(
+    features = Features(
         n=len(records),
         source=source_index.to_numpy(dtype=np.int8),
         name=_take(list(distinct), codes),
@@ -206,3 +206,7 @@ def build_features(records: pd.DataFrame) -> Features:
         desa=_objects(records["desa_code"]),
         mother=_objects(fold_spelling(records["mother_name"])),
     )
+    # The name codes are known already: equal names, equal codes; -1 for none.
+    features._codes["name"] = codes
+    features._codes["name_sorted"] = record_sorted
+    return features

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from matching.comparisons import COMPARISONS, NULL, compare
 from matching.features import Features
@@ -79,12 +78,13 @@ def _level_shares(levels: np.ndarray, size: int, weights: np.ndarray | None = No
     return shares
 
 
-def _agreement_chance(values: np.ndarray) -> float:
-    """Chance that two random records (both with a value) share the same value: sum p^2."""
-    present = pd.Series(values).dropna()  # NaT and None alike
-    if present.empty:
+def _agreement_chance(codes: np.ndarray) -> float:
+    """Chance that two random records (both with a value) share the same value: sum p^2,
+    from the values' codes (-1 for none)."""
+    counts = np.bincount(codes[codes >= 0])
+    if counts.sum() == 0:
         return 0.0
-    shares = present.value_counts(normalize=True).to_numpy()
+    shares = counts / counts.sum()
     return float((shares**2).sum())
 
 
@@ -105,8 +105,7 @@ def estimate_u(features: Features, samples: int, rng: np.random.Generator) -> li
         shares = _level_shares(levels[:, i], len(comparison.levels))
         if comparison.exact_on is not None:
             top = len(comparison.levels) - 1
-            values: np.ndarray = getattr(features, comparison.exact_on)
-            exact = max(_agreement_chance(values), _EPS)
+            exact = max(_agreement_chance(features.codes(comparison.exact_on)), _EPS)
             rest = shares[:top] / shares[:top].sum()
             shares = np.append(rest * (1 - exact), exact)
         u.append(shares)
