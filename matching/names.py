@@ -55,7 +55,14 @@ _FOLDS: list[tuple[str, str]] = [
 _DOUBLED = re.compile(r"([A-Z])\1+")
 
 
+_PLAIN = re.compile(r"[A-Z]+(?: [A-Z]+)*")
+_SPECIAL_WORDS = PREFIX_TITLES | SUFFIX_TITLES | MUHAMMAD_VARIANTS
+
+
 def _normalise_one(raw: str) -> tuple[str, str]:
+    # Most names are already plain upper-case words with nothing to strip or rewrite.
+    if _PLAIN.fullmatch(raw) and _SPECIAL_WORDS.isdisjoint(raw.split(" ")):
+        return raw, ""
     text = raw.upper().replace("`", "'")
     # Everything after the first comma is a list of academic titles ("BUDI, S.PD., M.M.").
     head, _, tail = text.partition(",")
