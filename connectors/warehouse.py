@@ -1,9 +1,11 @@
 """The warehouse: one place that executes SQL, for embedded DuckDB and PostgreSQL.
 
 Data moves through native bulk paths: DuckDB ingests DataFrames directly, PostgreSQL gets
-``COPY``. Published tables are created from the declarations in ``connectors.tables``;
-a run's results are published for its region in one transaction, so readers see either the
-previous complete state or the new one, never a mix.
+``COPY``; rows already in the warehouse (a run's working tables) are published with
+``INSERT ... SELECT`` and never leave the database (``Staged``). Published tables are created
+from the declarations in ``connectors.tables``; a run's results are published for its region
+in one transaction, so readers see either the previous complete state or the new one, never
+a mix.
 
 Regions are published side by side without conflict: every region replaces only its own rows,
 and the tables all regions add to (``load_audit``, ``run_audit``, the histories) are only
@@ -20,8 +22,9 @@ import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import sqlalchemy as sa
@@ -34,6 +37,7 @@ from connectors.views import VIEW_COMMENTS, VIEWS
 
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 _NAME = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")  # table or schema.table
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # :name, not a ::cast
 
 
@@ -52,6 +56,42 @@ def _sql_type(dtype: Any) -> str:
     if kind.startswith("datetime64"):
         return "TIMESTAMP"
     return "TEXT"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Rows of a table already in this warehouse (a run's working table), published by
+    ``Warehouse.publish`` with one ``INSERT ... SELECT``: they never leave the database.
+
+    Each column of the published table takes the column of the same name in ``table`` (or
+    the one ``renamed`` names), or the value ``constants`` gives every row (a plain Python
+    value, bound as a parameter). ``not_null`` keeps only the rows where that column has a
+    value. Every value is cast to the published column's declared type, whatever type the
+    working table got from the frame it was written from (``Warehouse.replace_table``). A
+    published column ``table`` lacks is an error, not a column of nulls."""
+
+    table: str
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    not_null: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.table)
+        columns = [*self.constants, *self.renamed, *self.renamed.values()]
+        for column in [*columns, *([self.not_null] if self.not_null else [])]:
+            if not _COLUMN.match(column):
+                raise ValueError(f"not a valid column name: {column!r}")
+
+    def from_clause(self) -> str:
+        """``table`` and the row filter, for a ``FROM`` clause."""
+        where = f' WHERE "{self.not_null}" IS NOT NULL' if self.not_null else ""
+        return f"{self.table}{where}"
+
+
+#: What ``Warehouse.publish`` writes into a table: a frame, or rows already in the warehouse
+#: (from several working tables, one after another).
+Rows: TypeAlias = pd.DataFrame | Staged | Sequence[Staged]
+_DECLARED = {t.fullname: t for t in PUBLISHED}
 
 
 class Warehouse:
@@ -164,17 +204,33 @@ class Warehouse:
         with self.transaction() as conn:
             return conn.execute(sa.text(sql), dict(params or {})).scalar()
 
+    def row_counts(self, tables: Mapping[str, Rows]) -> dict[str, int]:
+        """How many rows ``publish`` would write into each of ``tables``, counted where the
+        staged rows are rather than read out."""
+        counts = {}
+        with self.transaction() as conn:
+            for name, rows in tables.items():
+                if isinstance(rows, pd.DataFrame):
+                    counts[name] = len(rows)
+                    continue
+                counts[name] = 0
+                for staged in [rows] if isinstance(rows, Staged) else rows:
+                    sql = f"SELECT count(*) FROM {staged.from_clause()}"
+                    counts[name] += int(conn.execute(sa.text(sql)).scalar_one())
+        return counts
+
     def publish(
         self,
         region: str,
-        tables: Mapping[str, pd.DataFrame],
+        tables: Mapping[str, Rows],
         new_files: Sequence[str] = (),
         current_files: Sequence[str] | None = None,
     ) -> None:
         """Publish a run's results for ``region`` in one transaction.
 
         The region's rows of the replaced tables (``connectors.tables.REPLACED``) are
-        replaced; the other tables keep their history and get ``tables``' rows added.
+        replaced; the other tables keep their history and get ``tables``' rows added (a
+        frame's, or those of ``Staged`` working tables, copied inside the database).
         ``new_files`` were loaded by this run: rows an earlier load of a file of the same name
         left in the per-file tables are removed first (a corrected re-delivery replaces it).
         ``current_files`` become the region's current snapshots in ``load_audit``.
@@ -199,12 +255,12 @@ class Warehouse:
                         sa.text(f"DELETE FROM {table} WHERE source_file = :f AND region = :r"),
                         {"f": name, "r": region},
                     )
-            for name, frame in tables.items():
+            for name, rows in tables.items():
                 if name in REPLACED:
                     conn.execute(
                         sa.text(f"DELETE FROM {name} WHERE region = :region"), {"region": region}
                     )
-                self._insert(conn, name, frame)
+                self._insert(conn, name, rows)
             if current_files is not None:
                 conn.execute(
                     sa.text(
@@ -227,7 +283,12 @@ class Warehouse:
             self.create_tables(conn)
             self._insert(conn, name, frame)
 
-    def _insert(self, conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    def _insert(self, conn: sa.Connection, name: str, rows: Rows) -> None:
+        if not isinstance(rows, pd.DataFrame):
+            for staged in [rows] if isinstance(rows, Staged) else rows:
+                _insert_staged(conn, name, staged)
+            return
+        frame = rows
         if frame.empty:
             return
         columns = ", ".join(f'"{c}"' for c in frame.columns)
@@ -250,6 +311,41 @@ class Warehouse:
             )
         finally:
             cursor.close()
+
+
+def _insert_staged(conn: sa.Connection, name: str, staged: Staged) -> None:
+    """Copy ``staged``'s rows into the declared table ``name``, each value cast to its
+    column's type in this dialect."""
+    table = _DECLARED.get(name)
+    if table is None:
+        raise ValueError(f"not a published table: {name!r}")
+    unknown = {*staged.constants, *staged.renamed} - set(table.columns.keys())
+    if unknown:
+        raise ValueError(f"not columns of {name}: {sorted(unknown)}")
+    columns, values = [], []
+    for column in table.columns:
+        kind = _cast_type(column.type).compile(dialect=conn.dialect)
+        if column.name in staged.constants:
+            values.append(f"CAST(:{column.name} AS {kind})")
+        else:
+            values.append(f'CAST("{staged.renamed.get(column.name, column.name)}" AS {kind})')
+        columns.append(f'"{column.name}"')
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {name} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM {staged.from_clause()}"
+        ),
+        dict(staged.constants),
+    )
+
+
+def _cast_type(kind: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
+    """The type a copied value is cast to: the column's, but strings without their length, so
+    that a value too long is refused by the column, as from a frame, rather than cut short
+    (PostgreSQL truncates on an explicit cast to VARCHAR(n))."""
+    if isinstance(kind, sa.String) and kind.length is not None:
+        return sa.String()
+    return kind
 
 
 def _schema_is_current(connection: sa.Connection) -> bool:

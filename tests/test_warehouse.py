@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import postgres_database
 
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Staged, Warehouse
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -130,3 +130,88 @@ def test_statistician_views(warehouse):
     )
     quality = warehouse.query("SELECT * FROM v_voter_list_quality_by_kecamatan").iloc[0]
     assert (quality["voters"], quality["voter_deceased"]) == (2, 1)
+
+
+def _every_column(residents: pd.DataFrame) -> pd.DataFrame:
+    """``residents`` with the columns ``_resident`` leaves out (a working table has them all)."""
+    n = len(residents)
+    missing = ("name_source", "birth_date_source", "sex_source", "registered_source", "tps")
+    return residents.assign(**{c: pd.array(["x", None, ""][:n] + ["y"] * (n - 3),
+                                            dtype="string") for c in missing})  # fmt: skip
+
+
+def test_staged_rows_are_published_as_their_frame_would_be(warehouse):
+    """Rows of a working table, whatever types pandas gave it (dates as text, integers as
+    floats or text), are published with the published columns' types: as the frame was."""
+    frame = _every_column(_resident("63.09", ["R1", "R2", "R3"]))
+    frame["alive"] = pd.array([True, None, False], dtype="boolean")
+    working = frame.drop(columns=["region", "run_id"]).assign(
+        resident_id=["S1", "S2", "S3"],
+        birth_date=pd.array(["1985-12-31", None, "1950-01-31"], dtype="string"),
+        source_rows=[2.0, 1.0, 3.0],
+    )
+    frame["birth_date"] = pd.to_datetime(working["birth_date"])
+    frame["source_rows"] = [2, 1, 3]
+    frame["run_id"] = "run-1'); DROP TABLE resident; --"  # a constant is a bound value
+    warehouse.replace_table("restricted.stg_resident_test", working)
+    constants = {"region": "19.71", "run_id": frame["run_id"].iloc[0]}
+    staged = {"resident": Staged("restricted.stg_resident_test", constants)}
+    assert warehouse.row_counts(staged) == {"resident": 3}
+    warehouse.publish("63.09", {"resident": frame})
+    warehouse.publish("19.71", staged)
+    published = warehouse.read_table("resident").sort_values("resident_id")
+    by_frame = published[published["region"] == "63.09"].drop(columns=["region", "resident_id"])
+    by_sql = published[published["region"] == "19.71"].drop(columns=["region", "resident_id"])
+    pd.testing.assert_frame_equal(by_frame.reset_index(drop=True), by_sql.reset_index(drop=True))
+
+
+def test_staged_rows_filtered_renamed_and_from_several_tables(warehouse):
+    for n, name in enumerate(("restricted.stg_a_raw", "restricted.stg_b_raw")):
+        raw = pd.DataFrame(
+            {
+                "source_row": pd.array([1, 2, 3], dtype="int64") + n,
+                "quarantine_reason": pd.array([None, "empty row", "wrong width"], dtype="string"),
+                "raw_line": pd.array(["ok", "", "a|b"], dtype="string"),
+            }
+        )
+        warehouse.replace_table(name, raw)
+    rows = [
+        Staged(f"restricted.stg_{s}_raw", {"source": s, "source_file": f"{s}.csv",
+               "region": "63.09", "run_id": "run-1"}, renamed={"reason": "quarantine_reason"},
+               not_null="quarantine_reason")
+        for s in ("a", "b")
+    ]  # fmt: skip
+    assert warehouse.row_counts({"quarantine": rows}) == {"quarantine": 4}
+    warehouse.publish("63.09", {"quarantine": rows})
+    got = warehouse.query("SELECT source_file, source_row, reason FROM quarantine ORDER BY 1, 2")
+    assert got.values.tolist() == [
+        ["a.csv", 2, "empty row"], ["a.csv", 3, "wrong width"],
+        ["b.csv", 3, "empty row"], ["b.csv", 4, "wrong width"],
+    ]  # fmt: skip
+
+
+def test_staged_names_are_checked_and_a_failed_copy_publishes_nothing(warehouse):
+    for bad in ({"table": "stg; DROP TABLE resident"}, {"table": "t", "not_null": 'a" OR "1'},
+                {"table": "t", "renamed": {"reason": "x y"}}):  # fmt: skip
+        with pytest.raises(ValueError, match="not a valid"):
+            Staged(**bad)  # type: ignore[arg-type]
+    warehouse.replace_table("stg_x", pd.DataFrame({"resident_id": ["R1"]}))
+    with pytest.raises(ValueError, match="not columns of resident"):
+        warehouse.publish("63.09", {"resident": Staged("stg_x", {"no_such_column": 1})})
+
+    warehouse.publish("63.09", {"resident": _resident("63.09", ["R1", "R2"])})
+    broken = _every_column(_resident("63.09", ["R7", "R7"])).drop(columns=["region", "run_id"])
+    warehouse.replace_table("stg_broken", broken)  # a duplicate primary key
+    of_run = {"region": "63.09", "run_id": "run-2"}
+    with pytest.raises(Exception, match="(?i)duplicate key"):
+        warehouse.publish("63.09", {"resident": Staged("stg_broken", of_run)})
+    with pytest.raises(Exception, match="source_file"):  # stg_x has no such column
+        warehouse.publish("63.09", {"resident": _resident("63.09", ["R6"]),
+                                    "resident_link": Staged("stg_x", of_run)})  # fmt: skip
+    if warehouse.backend == "postgresql":
+        # A value too long for its column is refused, as from a frame, not cut short.
+        warehouse.replace_table("stg_long", broken.iloc[:1].assign(sex="MM"))
+        with pytest.raises(Exception, match="too long"):
+            warehouse.publish("63.09", {"resident": Staged("stg_long", of_run)})
+    got = warehouse.query("SELECT resident_id FROM resident ORDER BY resident_id")
+    assert list(got["resident_id"]) == ["R1", "R2"]

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from connectors.reference.regions import Kabupaten
 from connectors.review import decisions_for, load_decisions
-from connectors.schema import COLUMNS, Source, conform
+from connectors.schema import Source
 from connectors.snapshots import CONTENT, diff_snapshots, row_hashes
 from connectors.tables import (
     discrepancy,
@@ -23,13 +23,13 @@ from connectors.tables import (
     source_change,
     source_record,
 )
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Rows, Staged, Warehouse
 from expectations.row_accounting import unreconciled
 from matching.discrepancies import find_discrepancies
 from matching.features import SOURCES
 from matching.identity import TRACKED, carry_ids, changed_attributes
 from matching.linkage import LinkResult, default_linker
-from matching.resident import build_residents, record_keys
+from matching.resident import build_residents, record_identity, record_keys
 from pipelines.assets import staging
 from pipelines.fingerprint import run_fingerprint
 from pipelines.partitions import regions, run_region
@@ -76,13 +76,14 @@ def linked_residents(
     _stage_run(store, kab, fingerprint, unchanged=False)
     records = staging.read_records(store, kab)
     context.log.info(f"linking {len(records):,} records")
-    keys = record_keys(records, pseudonym_key.bytes())
+    identity = record_identity(records)
+    keys = record_keys(records, pseudonym_key.bytes(), identity)
     decisions = decisions_for(keys, all_decisions)
     if len(decisions):
         context.log.info(f"applying {len(decisions):,} review decisions")
     result = default_linker().link(records, decisions)
     residents, proposed = build_residents(
-        records, result.clusters, pseudonym_key.bytes(), kab.kemendagri_code
+        records, result.clusters, pseudonym_key.bytes(), kab.kemendagri_code, identity
     )
     previous = _previous_links(store, kab.kemendagri_code)
     record_ids, history = carry_ids(
@@ -306,9 +307,16 @@ def _files(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
     )
 
 
-def _load_audit(files: pd.DataFrame, links: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """load_audit rows for the files this run loaded."""
-    loaded = links.groupby("source_file").size()
+def _rows_loaded(store: Warehouse, kab: Kabupaten) -> pd.Series:
+    """Rows linked per source file (every row loaded gets a link), counted in the warehouse."""
+    counts = store.query(
+        f"SELECT source_file, count(*) AS n FROM {staging.links_table(kab)} GROUP BY source_file"
+    )
+    return counts.set_index("source_file")["n"]
+
+
+def _load_audit(files: pd.DataFrame, loaded: pd.Series, run_id: str) -> pd.DataFrame:
+    """load_audit rows for the files this run loaded (``loaded``: rows per source file)."""
     new = files[files["new_load"].astype(bool)]
     return pd.DataFrame(
         {
@@ -335,25 +343,21 @@ def _load_audit(files: pd.DataFrame, links: pd.DataFrame, run_id: str) -> pd.Dat
     )
 
 
-def _quarantined(store: Warehouse, kab: Kabupaten, files: pd.DataFrame) -> pd.DataFrame:
-    """Quarantine rows of the files this run loaded, with their raw lines."""
-    frames = []
+def _quarantined(
+    kab: Kabupaten, files: pd.DataFrame, run_id: str
+) -> tuple[list[Staged], list[Staged]]:
+    """quarantine and quarantine_line rows of the files this run loaded: the rows of their
+    raw tables marked with a reason."""
+    rows, lines = [], []
     for row in files[files["new_load"].astype(bool)].itertuples():
-        raw = store.read_table(staging.raw_table(Source(row.source), kab))
-        rows = raw[raw["quarantine_reason"].notna()]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "source": row.source,
-                    "source_file": row.source_file,
-                    "source_row": rows["source_row"].astype("int64"),
-                    "reason": rows["quarantine_reason"].astype("string"),
-                    "raw_line": rows["raw_line"].astype("string"),
-                }
-            )
-        )
-    columns = ["source", "source_file", "source_row", "reason", "raw_line"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        raw = staging.raw_table(Source(row.source), kab)
+        file = {"source_file": str(row.source_file), "region": kab.kemendagri_code}
+        rows.append(
+            Staged(raw, {**file, "source": str(row.source), "run_id": run_id},
+                   renamed={"reason": "quarantine_reason"}, not_null="quarantine_reason")
+        )  # fmt: skip
+        lines.append(Staged(raw, file, not_null="quarantine_reason"))
+    return rows, lines
 
 
 #: The tables ``published_tables`` writes, each an asset described by its table comment.
@@ -380,7 +384,6 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     run_id = context.run.run_id
     region = kab.kemendagri_code
     run = store.read_table(staging.run_table(kab)).iloc[0]
-    links = store.read_table(staging.links_table(kab))
     files = _files(store, kab)
     if bool(run["unchanged"]):
         now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
@@ -391,9 +394,8 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             yield dg.MaterializeResult(asset_key=table.name, metadata={"unchanged": True})
         return
     new_files = files.loc[files["new_load"].astype(bool), "source_file"].tolist()
-    accounting = files.assign(
-        rows_loaded=files["source_file"].map(links.groupby("source_file").size()).fillna(0)
-    )
+    loaded = _rows_loaded(store, kab)
+    accounting = files.assign(rows_loaded=files["source_file"].map(loaded).fillna(0))
     bad = unreconciled(accounting)
     if len(bad):
         raise fail(
@@ -402,49 +404,33 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             + "; nothing was published"
         )
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-    residents = store.read_table(staging.residents_table(kab))
-    review = store.read_table(staging.review_table(kab))
-    history = store.read_table(staging.history_table(kab)).assign(recorded_at=now)
-    findings = store.read_table(staging.discrepancy_table(kab))
-    changes = store.read_table(staging.changes_table(kab))
-    staged = store.read_table(staging.source_records_table(kab))
-    records = conform(staged[list(COLUMNS)]).assign(
-        record_key=staged["record_key"].astype("string"),
-        row_hash=staged["row_hash"].astype("int64"),
-        region=region,
-    )
-    quarantine_rows = _quarantined(store, kab, files)
-    tables = {
-        resident.name: _with_run(residents, region, run_id, resident),
-        resident_link.name: _with_run(links, region, run_id, resident_link),
-        quarantine.name: _with_run(quarantine_rows, region, run_id, quarantine),
-        quarantine_line.fullname: quarantine_rows.assign(region=region)[
-            [c.name for c in quarantine_line.columns]
-        ],
-        load_audit.name: _load_audit(files, links, run_id)[[c.name for c in load_audit.columns]],
-        review_queue.name: _with_run(review, region, run_id, review_queue),
-        resident_history.name: _with_run(history, region, run_id, resident_history),
-        discrepancy.name: _with_run(findings, region, run_id, discrepancy),
-        source_record.fullname: records[[c.name for c in source_record.columns]],
-        source_change.name: _with_run(changes, region, run_id, source_change),
+    # The staged results are copied inside the warehouse, cast to the published types.
+    of_run = {"region": region, "run_id": run_id}
+    quarantine_rows, quarantine_lines = _quarantined(kab, files, run_id)
+    tables: dict[str, Rows] = {
+        resident.name: Staged(staging.residents_table(kab), of_run),
+        resident_link.name: Staged(staging.links_table(kab), of_run),
+        quarantine.name: quarantine_rows,
+        quarantine_line.fullname: quarantine_lines,
+        load_audit.name: _load_audit(files, loaded, run_id)[[c.name for c in load_audit.columns]],
+        review_queue.name: Staged(staging.review_table(kab), of_run),
+        resident_history.name: Staged(
+            staging.history_table(kab), {**of_run, "recorded_at": now.to_pydatetime()}
+        ),
+        discrepancy.name: Staged(staging.discrepancy_table(kab), of_run),
+        source_record.fullname: Staged(staging.source_records_table(kab), {"region": region}),
+        source_change.name: Staged(staging.changes_table(kab), of_run),
     }
-    counts = {name.split(".")[-1]: len(frame) for name, frame in tables.items()}
+    counts = {name.split(".")[-1]: n for name, n in store.row_counts(tables).items()}
     tables[run_audit.name] = run_row(
         context, region, "success", files, counts, now, run["input_fingerprint"]
     )
     store.publish(region, tables, new_files=new_files, current_files=files["source_file"].tolist())
     context.log.info(
-        f"published {len(residents):,} residents, {len(links):,} links for {region}; "
-        f"{len(new_files)} new file(s), {len(changes):,} source changes"
+        f"published {counts['resident']:,} residents, {counts['resident_link']:,} links for "
+        f"{region}; {len(new_files)} new file(s), {counts['source_change']:,} source changes"
     )
     for table in _PUBLISHED_ASSETS:
         yield dg.MaterializeResult(
             asset_key=table.name, metadata={"rows_written": counts.get(table.name, 1)}
         )
-
-
-def _with_run(frame: pd.DataFrame, region: str, run_id: str, table) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    out = frame.copy()
-    out["region"] = region
-    out["run_id"] = run_id
-    return out[[c.name for c in table.columns]]
