@@ -220,7 +220,7 @@ class FellegiSunterLinker:
             ((candidates.rules & _RULE_BIT["nik"]) > 0, {"nik", "nik_vs_record"}),
             ((candidates.rules & by_name) > 0, {"name"}),
             (
-                (candidates.rules & _RULE_BIT["birth_date_sex_initial"]) > 0,
+                (candidates.rules & _RULE_BIT["birth_date_sex_prefix"]) > 0,
                 {"birth_date", "sex", "nik_vs_record"},
             ),
         ]

@@ -156,8 +156,8 @@ def test_blocking_finds_a_nik_typo_and_caps_huge_blocks():
     assert (0, 1) in pairs
     report = {r.rule: r for r in candidates.reports}
     # Thirty SITI AMINAHs born the same day: one block per name word, both over the cap.
-    assert report["birth_date_sex_initial"].capped_blocks == 2
-    assert report["birth_date_sex_initial"].capped_records >= 30
+    assert report["birth_date_sex_prefix"].capped_blocks == 2
+    assert report["birth_date_sex_prefix"].capped_records >= 30
 
 
 def test_clustering_keeps_duplicates_and_refuses_twins():
