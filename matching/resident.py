@@ -136,7 +136,8 @@ def record_keys(records: pd.DataFrame, key: bytes, identity: pd.Series | None = 
     # what they describe, so a snapshot listing them in another order keeps their keys; only
     # rows describing the same person alike are told apart by their order.
     shared = identity.duplicated(keep=False)
-    refined = identity.where(~shared, identity + "|" + _described(work).fillna("?"))
+    described = _described(work[shared.to_numpy()]).fillna("?")
+    refined = identity.where(~shared, identity + "|" + described.reindex(identity.index))
     occurrence = pd.Series(0, index=refined.index)
     repeated = refined.duplicated(keep=False)
     occurrence[repeated] = refined[repeated].groupby(refined[repeated]).cumcount()
@@ -158,9 +159,11 @@ def record_identity(work: pd.DataFrame) -> pd.Series:
     """
     work = work.astype({c: _TEXT for c in ("source", "nik", "source_file")})
     registry_nik = ("nik:" + work["nik"]).where(work["source"] == "dukcapil")
-    other_nik = work["source"] + ":nik:" + work["nik"]
-    row = "row:" + work["source_file"] + ":" + work["source_row"].astype("string")
-    return registry_nik.fillna(other_nik).fillna(_described(work)).fillna(row)
+    identity = registry_nik.fillna(work["source"] + ":nik:" + work["nik"])
+    # The fallbacks are built only for the rows that need them.
+    rest = work[identity.isna()]
+    row = "row:" + rest["source_file"] + ":" + rest["source_row"].astype("string")
+    return identity.fillna(_described(rest).fillna(row))
 
 
 def _described(work: pd.DataFrame) -> pd.Series:
