@@ -129,6 +129,21 @@ def test_chance_of_a_name_beyond_the_pair_and_its_words():
     assert features.name_frequency[0] == pytest.approx(2 / named)
 
 
+def test_a_near_agreement_weighs_more_for_a_rare_name_than_for_a_common_one():
+    from matching.fellegi_sunter import Model, score
+
+    flat = [np.full(len(c.levels), 1.0 / len(c.levels)) for c in COMPARISONS]
+    name_u = np.array([0.9, 0.05, 0.03, 0.01, 0.005, 1e-4])  # average u of the exact level
+    model = Model(m=flat, u=[name_u, *flat[1:]], prior=1e-3)
+    levels = np.full((3, len(COMPARISONS)), NULL, dtype=np.int8)
+    levels[:, FIELD["name"]] = 4  # ">= 92" for all three
+    chance = np.array([1e-6, 1e-4, 1e-2])  # of the more common name: rare, average, common
+    weights = score(model, levels, chance).contributions[:, FIELD["name"]]
+    base = np.log2(flat[0][4] / name_u[4])
+    assert weights[1] == pytest.approx(base, abs=1e-4)  # an average name: the level's weight
+    assert weights[0] > weights[1] + 6 > weights[2] + 12  # log2(100) apart each
+
+
 def test_phonetic_key_joins_old_and_new_spellings():
     keys = phonetic_words(
         fold_spelling(pd.Series(["DJOKO SOESILO", "JOKO SUSILO", "JOKO SUSANTO"]))
