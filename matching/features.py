@@ -84,13 +84,6 @@ def _objects(series: pd.Series) -> np.ndarray:
     return series.astype(object).where(series.notna(), None).to_numpy()
 
 
-def _per_distinct(values: pd.Series, function) -> pd.Series:  # type: ignore[no-untyped-def]
-    """``function`` applied once per distinct non-null value (names repeat a lot)."""
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    mapped = pd.array([function(str(v)) for v in uniques] + [pd.NA], dtype="string")
-    return pd.Series(mapped[codes], index=values.index, dtype="string")
-
-
 def _digits(nik: pd.Series) -> np.ndarray:
     text = nik.fillna("0" * 16).astype(str).str.pad(16, fillchar="0").str.slice(0, 16)
     raw = np.frombuffer("".join(text).encode("ascii", "replace"), dtype=np.uint8)
