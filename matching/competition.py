@@ -37,15 +37,23 @@ def competing_probability(
     right: np.ndarray,
     source: np.ndarray,
     iterations: int = 10,
+    open_records: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each pair's match probability given the competing candidates (0 for pairs within
     one source), and the estimated share ``pi[a, b]`` of source ``a``'s records that have a
     counterpart in source ``b``.
 
     ``log_lr`` is the pair's log2 likelihood ratio (match weight without the prior);
-    ``source`` holds each record's source index (0..2).
+    ``source`` holds each record's source index (0..2). ``open_records[a, b]``, when given,
+    is how many records of source ``a`` may still have a counterpart in ``b`` (the second
+    pass, ``matching.residual``, competes among the records the first left open); by
+    default every record may.
     """
-    sizes = np.bincount(source.astype(np.int64), minlength=3).astype(float)
+    if open_records is None:
+        sizes = np.bincount(source.astype(np.int64), minlength=3).astype(float)
+        open_records = np.repeat(sizes[:, None], 3, axis=1)
+    chooser_size = np.maximum(np.asarray(open_records, dtype=float).ravel(), 1)  # cell a*3+b
+    target_size = np.maximum(np.asarray(open_records, dtype=float).T.ravel(), 1)
     # A pair whose evidence is against a match (likelihood ratio under 1) has a probability
     # under rho (about one in a hundred thousand) and adds as little to its rivals' sums:
     # leaving those out changes no decision and saves most of the work.
@@ -63,7 +71,7 @@ def competing_probability(
     group_of = np.cumsum(np.r_[False, group[1:] != group[:-1]]) if len(group) else group
     pi = np.full(9, 0.5)
     probability = np.zeros(len(chooser))
-    log_size = np.log2(np.maximum(np.tile(sizes, 3), 1))  # per cell: the target's size
+    log_size = np.log2(target_size)
     for _ in range(iterations):
         share = pi[cell]
         value = np.clip(lr + (np.log2(pi) - log_size)[cell], -_LOG_CAP, _LOG_CAP)
@@ -75,7 +83,7 @@ def competing_probability(
         probability = shifted / ((1 - share) * np.exp2(-top) + total)
         expected = np.bincount(cell, weights=probability, minlength=9)
         previous = pi
-        pi = np.clip(expected / np.maximum(np.repeat(sizes, 3), 1), 1e-4, 0.999)
+        pi = np.clip(expected / chooser_size, 1e-4, 0.999)
         if np.abs(pi - previous).max() < 1e-4:
             break
     directed = np.empty(len(probability))

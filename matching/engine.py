@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matching.blocking import DEFAULT_MAX_BLOCK, RULES, candidate_pairs
+from matching.blocking import DEFAULT_MAX_BLOCK, RULES, RuleReport, candidate_pairs
 from matching.clustering import best_links, constrained_components, pair_keys
 from matching.comparisons import (
     BIRTH_EXACT,
@@ -18,18 +18,22 @@ from matching.comparisons import (
     shared_word_frequency,
 )
 from matching.competition import competing_probability
-from matching.features import SOURCES, build_features
+from matching.features import SOURCES, Features, build_features
 from matching.fellegi_sunter import (
     FIELD_INDEX,
     Model,
+    Scores,
     estimate_prior,
     estimate_u,
     score,
     train_m,
 )
 from matching.linkage import LinkResult
+from matching.residual import open_records, residual_pairs
 
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
+#: The rule bit of the pairs the second pass found (``matching.residual``).
+SECOND_PASS_BIT = 1 << len(RULES)
 
 
 class _Clock:
@@ -51,6 +55,7 @@ class LinkageSettings:
     u_samples: int = 300_000  # random pairs for u; at most 50 per record
     prior_recall: float = 0.9
     seed: int = 20261101  # the random pairs for u; fixed so reruns give the same model
+    second_pass: bool = True  # compare again the records left without a counterpart
 
 
 @dataclass
@@ -156,6 +161,8 @@ class EngineResult(LinkResult):
     #: Estimated share of each source's records with a counterpart in each source
     #: (``matching.competition``), rows and columns in ``SOURCES`` order.
     counterpart_share: np.ndarray | None = None
+    #: The same share among the records the first pass left open (``matching.residual``).
+    open_counterpart_share: np.ndarray | None = None
 
     def _prior_weight(self) -> float:
         prior = self.model.prior if self.model else 0.5
@@ -190,6 +197,71 @@ class EngineResult(LinkResult):
                 ],
             }
         )
+
+
+def _score(
+    features: Features, model: Model, left: np.ndarray, right: np.ndarray, levels: np.ndarray
+) -> Scores:
+    """Fellegi-Sunter scores of the pairs, with the name's and the shared word's rarity."""
+    # The shared word's frequency matters only at the "one word" name level.
+    words = np.ones(len(left))
+    one_word = np.flatnonzero(levels[:, FIELD_INDEX["name"]] == 1)
+    words[one_word] = shared_word_frequency(features, left[one_word], right[one_word])
+    chance = np.maximum(features.name_chance[left], features.name_chance[right])
+    return score(model, levels, chance, words)
+
+
+def _among(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` are in ``sorted_keys`` (sorted ascending, as candidate pairs are)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    position = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+    return sorted_keys[position] == keys
+
+
+def _second_pass(
+    features: Features, model: Model, pairs: ScoredPairs, clusters: pd.DataFrame
+) -> tuple[ScoredPairs, RuleReport, np.ndarray]:
+    """The first pass's pairs with the second pass's added (``matching.residual``): the
+    blocking report of the new pairs and the share of open records with a counterpart."""
+    source = features.source
+    open_ = open_records(clusters["cluster"].to_numpy(), source)
+    left, right = residual_pairs(features, open_)
+    new = ~_among(pair_keys(left, right), pair_keys(pairs.left, pairs.right))
+    left, right = left[new], right[new]
+    levels = compare(features, left, right)
+    scores = _score(features, model, left, right, levels)
+    # The first pass's pairs between records open towards each other compete as well.
+    old = np.flatnonzero(
+        open_.towards[pairs.left, source[pairs.right]]
+        & open_.towards[pairs.right, source[pairs.left]]
+    )
+    log_lr = np.concatenate(
+        [
+            pairs.contributions[old].sum(axis=1, dtype=np.float64),
+            scores.contributions.sum(axis=1, dtype=np.float64),
+        ]
+    )
+    competing, share = competing_probability(
+        log_lr,
+        np.concatenate([pairs.left[old], left]),
+        np.concatenate([pairs.right[old], right]),
+        source,
+        open_records=open_.counts(source),
+    )
+    probability = pairs.probability.copy()
+    probability[old] = np.maximum(probability[old], competing[: len(old)])
+    merged = ScoredPairs(
+        np.concatenate([pairs.left, left]),
+        np.concatenate([pairs.right, right]),
+        np.concatenate([pairs.levels, levels]),
+        np.concatenate([pairs.weight, scores.weight]),
+        np.concatenate([probability, np.maximum(scores.probability, competing[len(old) :])]),
+        np.concatenate([pairs.contributions, scores.contributions]),
+        np.concatenate([pairs.rules, np.full(len(left), SECOND_PASS_BIT, dtype=np.uint16)]),
+    )
+    report = RuleReport("second_pass", 0, len(left), 0, 0)
+    return merged, report, share
 
 
 class FellegiSunterLinker:
@@ -239,16 +311,7 @@ class FellegiSunterLinker:
         m = train_m(levels, u, sessions, seed=s.seed, anchors=anchors)
         model = Model(m, u, prior)
         clock.lap("em")
-        # The shared word's frequency matters only at the "one word" name level.
-        words = np.ones(len(candidates))
-        one_word = np.flatnonzero(levels[:, FIELD_INDEX["name"]] == 1)
-        words[one_word] = shared_word_frequency(
-            features, candidates.left[one_word], candidates.right[one_word]
-        )
-        chance = np.maximum(
-            features.name_chance[candidates.left], features.name_chance[candidates.right]
-        )
-        scores = score(model, levels, chance, words)
+        scores = _score(features, model, candidates.left, candidates.right, levels)
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),
             candidates.left, candidates.right, features.source,
@@ -261,9 +324,16 @@ class FellegiSunterLinker:
         clock.lap("scoring")
         clusters = self._cluster(features.n, features.source, pairs, decisions)
         clock.lap("clustering")
+        reports = list(candidates.reports)
+        open_share = None
+        if s.second_pass:
+            pairs, report, open_share = _second_pass(features, model, pairs, clusters)
+            reports.append(report)
+            clusters = self._cluster(features.n, features.source, pairs, decisions)
+            clock.lap("second_pass")
         return EngineResult(
-            clusters, len(candidates), pairs, model, candidates.reports, clock.laps,
-            counterpart_share=counterpart_share,
+            clusters, len(pairs.left), pairs, model, reports, clock.laps,
+            counterpart_share=counterpart_share, open_counterpart_share=open_share,
         )  # fmt: skip
 
     def _cluster(
