@@ -223,12 +223,16 @@ def _second_pass(
     features: Features, model: Model, pairs: ScoredPairs, clusters: pd.DataFrame
 ) -> tuple[ScoredPairs, RuleReport, np.ndarray]:
     """The first pass's pairs with the second pass's added (``matching.residual``): the
-    blocking report of the new pairs and the share of open records with a counterpart."""
+    blocking report of the new pairs and the share of open records with a counterpart.
+
+    The merged pairs are no longer in pair-key order: the second pass's follow the first's.
+    """
     source = features.source
     open_ = open_records(clusters["cluster"].to_numpy(), source)
-    left, right = residual_pairs(features, open_)
+    left, right, report = residual_pairs(features, open_)
     new = ~_among(pair_keys(left, right), pair_keys(pairs.left, pairs.right))
     left, right = left[new], right[new]
+    report.pairs = len(left)  # those the first pass had not compared
     levels = compare(features, left, right)
     scores = _score(features, model, left, right, levels)
     # The first pass's pairs between records open towards each other compete as well.
@@ -260,7 +264,6 @@ def _second_pass(
         np.concatenate([pairs.contributions, scores.contributions]),
         np.concatenate([pairs.rules, np.full(len(left), SECOND_PASS_BIT, dtype=np.uint16)]),
     )
-    report = RuleReport("second_pass", 0, len(left), 0, 0)
     return merged, report, share
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matching.blocking import RuleReport
 from matching.clustering import pair_keys
 from matching.features import SOURCES, Features
 
@@ -101,11 +102,14 @@ def _keys(f: Features, rows: np.ndarray) -> pd.DataFrame:
 
 def residual_pairs(
     features: Features, open_: OpenRecords, max_key_pairs: int = MAX_KEY_PAIRS
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, RuleReport]:
     """Pairs of open records of two sources, each open towards the other's source, that
-    share a loose key; as (left, right) record positions with left < right."""
+    share a loose key, as (left, right) record positions with left < right; and a report
+    of the keys used and skipped (per pair of sources) as for a blocking rule."""
     source = features.source.astype(np.int64)
     found = []
+    report = RuleReport("second_pass", 0, 0, 0, 0)
+    capped_rows = []
     for a in range(len(SOURCES)):
         for b in range(a + 1, len(SOURCES)):
             left_rows = np.flatnonzero((source == a) & open_.towards[:, b])
@@ -114,16 +118,20 @@ def residual_pairs(
                 continue
             left_keys = _keys(features, left_rows)
             right_keys = _keys(features, right_rows)
-            size = (
-                left_keys["key"].value_counts().mul(right_keys["key"].value_counts(), fill_value=0)
+            size = left_keys["key"].value_counts().mul(
+                right_keys["key"].value_counts(), fill_value=0
             )
             usable = size.index[(size > 0) & (size <= max_key_pairs)]
+            capped = size.index[size > max_key_pairs]
+            report.blocks += len(usable)
+            report.capped_blocks += len(capped)
+            for keys in (left_keys, right_keys):
+                capped_rows.append(keys.loc[keys["key"].isin(capped), "row"].to_numpy())
             joined = left_keys[left_keys["key"].isin(usable)].merge(
                 right_keys[right_keys["key"].isin(usable)], on="key"
             )
             found.append(pair_keys(joined["row_x"].to_numpy(), joined["row_y"].to_numpy()))
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    unique = np.unique(np.concatenate(found))
-    return unique >> 32, unique & 0xFFFFFFFF
+    report.capped_records = len(np.unique(np.concatenate(capped_rows))) if capped_rows else 0
+    unique = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    report.pairs = len(unique)
+    return unique >> 32, unique & 0xFFFFFFFF, report

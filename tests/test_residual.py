@@ -40,9 +40,13 @@ def test_open_records_pair_on_birth_date_or_a_word_prefix_across_sources_only():
     ]
     features = build_features(records(rows))
     cluster = np.array([0, 1, 2, 3, 4, 4, 6])  # records 4 and 5 are already one person
-    left, right = residual_pairs(features, open_records(cluster, features.source))
+    left, right, report = residual_pairs(features, open_records(cluster, features.source))
     # 0 and 6 share KYN but one source; 4 and 5 are not open towards each other's source.
     assert sorted(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 1), (1, 6), (2, 3)]
+    assert (report.pairs, report.capped_blocks) == (3, 0)
+    # A key shared by more open pairs than allowed is skipped and reported.
+    _, _, capped = residual_pairs(features, open_records(cluster, features.source), 1)
+    assert capped.capped_blocks == 1 and capped.capped_records == 3  # KYN: records 0, 1, 6
 
 
 def _people(count: int, rng: np.random.Generator, first_id: int = 0) -> list[dict]:

@@ -267,6 +267,18 @@ def _review_rows(records: pd.DataFrame, keys: pd.Series, result: LinkResult) -> 
               "right_key": "string"})  # fmt: skip
 
 
+def _by_source_pair(share: Any) -> dict[str, float]:
+    """A source-by-source matrix as ``{"dukcapil->kpu": 0.97, ...}`` (empty when none)."""
+    if share is None:
+        return {}
+    return {
+        f"{a}->{b}": round(float(share[i, j]), 4)
+        for i, a in enumerate(SOURCES)
+        for j, b in enumerate(SOURCES)
+        if i != j
+    }
+
+
 def _engine_metadata(result: LinkResult) -> dict[str, Any]:
     """Model parameters, blocking report and stage timings of the probabilistic engine."""
     model = getattr(result, "model", None)
@@ -280,21 +292,13 @@ def _engine_metadata(result: LinkResult) -> dict[str, Any]:
         }  # fmt: skip
         for r in getattr(result, "blocking", [])
     }
-    share = getattr(result, "counterpart_share", None)
-    counterparts = (
-        {
-            f"{a}->{b}": round(float(share[i, j]), 4)
-            for i, a in enumerate(SOURCES)
-            for j, b in enumerate(SOURCES)
-            if i != j
-        }
-        if share is not None
-        else {}
-    )
     return {
         "model": model.describe(),
         "prior_match_probability": model.prior,
-        "counterpart_share": counterparts,
+        "counterpart_share": _by_source_pair(getattr(result, "counterpart_share", None)),
+        "open_counterpart_share": _by_source_pair(
+            getattr(result, "open_counterpart_share", None)
+        ),
         "blocking": blocking,
         "stage_seconds": getattr(result, "timings", {}),
     }
