@@ -118,8 +118,8 @@ def residual_pairs(
                 continue
             left_keys = _keys(features, left_rows)
             right_keys = _keys(features, right_rows)
-            size = left_keys["key"].value_counts().mul(
-                right_keys["key"].value_counts(), fill_value=0
+            size = (
+                left_keys["key"].value_counts().mul(right_keys["key"].value_counts(), fill_value=0)
             )
             usable = size.index[(size > 0) & (size <= max_key_pairs)]
             capped = size.index[size > max_key_pairs]

@@ -296,9 +296,7 @@ def _engine_metadata(result: LinkResult) -> dict[str, Any]:
         "model": model.describe(),
         "prior_match_probability": model.prior,
         "counterpart_share": _by_source_pair(getattr(result, "counterpart_share", None)),
-        "open_counterpart_share": _by_source_pair(
-            getattr(result, "open_counterpart_share", None)
-        ),
+        "open_counterpart_share": _by_source_pair(getattr(result, "open_counterpart_share", None)),
         "blocking": blocking,
         "stage_seconds": getattr(result, "timings", {}),
     }
