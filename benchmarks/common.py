@@ -33,6 +33,7 @@ def run_engine(
     *,
     profile: str = "registry",
     link_only: bool = False,
+    complete: bool = False,
 ) -> tuple[EngineResult, np.ndarray, float]:
     """Run ``engine`` on the records file in a fresh Python process; its log goes to
     ``out/engine.log``. Returns what it reported, the cluster of each record, and the load
@@ -44,6 +45,8 @@ def run_engine(
     ]  # fmt: skip
     if link_only:
         command.append("--link-only")
+    if complete:
+        command.append("--complete")
     log = out / "engine.log"
     load = os.getloadavg()[0]
     with log.open("w") as stream:

@@ -6,7 +6,9 @@ used, mapped onto padu's canonical records: ``given_name surname`` normalised in
 no identifier, no sex, no address.
 
 * FEBRL4: 5,000 originals (A, as ``dukcapil``) and one duplicate of each (B, as ``kpu``); the
-  task is to link A to B (Splink: ``link_only``).
+  task is to link A to B (Splink: ``link_only``). padu runs twice: estimating the share of
+  records with a counterpart, and told that every record has one (``LinkageSettings.coverage``;
+  Splink has no such setting).
 * FEBRL3: 5,000 records of 2,000 persons with up to 5 duplicates each, all ``dukcapil``; the
   task is to deduplicate.
 
@@ -129,6 +131,15 @@ def main(argv: list[str] | None = None) -> None:
                 engine, path, folder / engine, profile="names_dob", link_only=link_only
             )
             results.append(Scored(f"{name} {engine}", run, score(person_id, cluster), load))
+            if engine == "padu" and link_only:
+                # FEBRL4's files hold the same people, one record each: told so, padu
+                # takes the share with a counterpart as known instead of estimating it.
+                run, cluster, load = run_engine(
+                    engine, path, folder / "padu-complete", profile="names_dob",
+                    link_only=True, complete=True,
+                )  # fmt: skip
+                label = f"{name} padu, 1:1 known"
+                results.append(Scored(label, run, score(person_id, cluster), load))
     print_table(results, first_column="data set, engine")
     print()
     print_details(results)

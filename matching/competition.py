@@ -8,7 +8,10 @@ and ``lambda`` the pair's likelihood ratio (the product of the fields' Bayes fac
 
     P(r -> s) = rho * lambda(r, s) / ((1 - pi) + rho * sum over s' of lambda(r, s'))
 
-where ``rho = pi / n_S`` is the prior that a given record of *S* is the counterpart. A pair
+where ``rho = pi / n_S`` is the prior that a given record of *S* is the counterpart. When
+the sources are known to hold the same people (FEBRL4's two files; a voter list against the
+population data it was drawn from), ``pi`` can be given instead of estimated: with ``pi``
+near 1, a record's best candidate is its counterpart unless a rival is about as likely. A pair
 whose evidence is moderate (a rare name without a birth date) becomes near certain when it
 is *r*'s only plausible candidate and most records have a counterpart; two look-alikes
 competing for one record share the probability between them instead of both passing.
@@ -29,6 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 _LOG_CAP = 500.0
+#: A share known to be complete (every record has its counterpart) is taken as this: the
+#: chance that a record's counterpart is none of its candidates is then all but nil.
+_KNOWN_MAX = 1 - 1e-6
 
 
 def competing_probability(
@@ -38,6 +44,7 @@ def competing_probability(
     source: np.ndarray,
     iterations: int = 10,
     open_records: np.ndarray | None = None,
+    known_share: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each pair's match probability given the competing candidates (0 for pairs within
     one source), and the estimated share ``pi[a, b]`` of source ``a``'s records that have a
@@ -47,8 +54,12 @@ def competing_probability(
     ``source`` holds each record's source index (0..2). ``open_records[a, b]``, when given,
     is how many records of source ``a`` may still have a counterpart in ``b`` (the second
     pass, ``matching.residual``, competes among the records the first left open); by
-    default every record may.
+    default every record may. ``known_share[a, b]``, where not NaN, is the share itself,
+    known rather than estimated (see ``LinkageSettings.coverage``).
     """
+    known = np.full(9, np.nan) if known_share is None else np.asarray(known_share).ravel()
+    fixed = ~np.isnan(known)
+    known = np.clip(np.nan_to_num(known), 1e-4, _KNOWN_MAX)
     if open_records is None:
         sizes = np.bincount(source.astype(np.int64), minlength=3).astype(float)
         open_records = np.repeat(sizes[:, None], 3, axis=1)
@@ -69,7 +80,7 @@ def competing_probability(
     group = chooser * 3 + target_source
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
     group_of = np.cumsum(np.r_[False, group[1:] != group[:-1]]) if len(group) else group
-    pi = np.full(9, 0.5)
+    pi = np.where(fixed, known, 0.5)
     probability = np.zeros(len(chooser))
     log_size = np.log2(target_size)
     for _ in range(iterations):
@@ -83,7 +94,7 @@ def competing_probability(
         probability = shifted / ((1 - share) * np.exp2(-top) + total)
         expected = np.bincount(cell, weights=probability, minlength=9)
         previous = pi
-        pi = np.clip(expected / chooser_size, 1e-4, 0.999)
+        pi = np.where(fixed, known, np.clip(expected / chooser_size, 1e-4, 0.999))
         if np.abs(pi - previous).max() < 1e-4:
             break
     directed = np.empty(len(probability))

@@ -29,7 +29,7 @@ from matching.fellegi_sunter import (
     train_m,
 )
 from matching.linkage import LinkResult
-from matching.residual import open_records, residual_pairs
+from matching.residual import OpenRecords, open_records, residual_pairs
 
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
 #: The rule bit of the pairs the second pass found (``matching.residual``).
@@ -56,6 +56,20 @@ class LinkageSettings:
     prior_recall: float = 0.9
     seed: int = 20261101  # the random pairs for u; fixed so reruns give the same model
     second_pass: bool = True  # compare again the records left without a counterpart
+    #: Shares known rather than estimated: ``(source, other, share)`` says that ``share`` of
+    #: ``source``'s records have a counterpart in ``other`` (1.0: every one). Only for
+    #: sources known to hold the same people; never for a voter list checked for ghost
+    #: voters, whose point is that some records have no counterpart.
+    coverage: tuple[tuple[str, str, float], ...] = ()
+
+    def known_share(self) -> np.ndarray:
+        """``coverage`` as a sources-by-sources matrix, NaN where the share is estimated."""
+        known = np.full((len(SOURCES), len(SOURCES)), np.nan)
+        for source, other, share in self.coverage:
+            if not 0 <= share <= 1 or source == other:
+                raise ValueError(f"coverage {source}->{other}: {share} is not a share")
+            known[SOURCES.index(source), SOURCES.index(other)] = share
+        return known
 
 
 @dataclass
@@ -219,8 +233,22 @@ def _among(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     return sorted_keys[position] == keys
 
 
+def _open_known_share(known: np.ndarray, source: np.ndarray, open_: OpenRecords) -> np.ndarray:
+    """A known share of records with a counterpart, restated for the open records: of a
+    source's records with a counterpart, those already linked to one are not open."""
+    sizes = np.bincount(source.astype(np.int64), minlength=len(SOURCES)).astype(float)[:, None]
+    opened = open_.counts(source)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (known * sizes - (sizes - opened)) / opened
+    return np.where(np.isnan(known), np.nan, np.clip(np.nan_to_num(share), 0, 1))
+
+
 def _second_pass(
-    features: Features, model: Model, pairs: ScoredPairs, clusters: pd.DataFrame
+    features: Features,
+    model: Model,
+    pairs: ScoredPairs,
+    clusters: pd.DataFrame,
+    known_share: np.ndarray,
 ) -> tuple[ScoredPairs, RuleReport, np.ndarray]:
     """The first pass's pairs with the second pass's added (``matching.residual``): the
     blocking report of the new pairs and the share of open records with a counterpart.
@@ -252,6 +280,7 @@ def _second_pass(
         np.concatenate([pairs.right[old], right]),
         source,
         open_records=open_.counts(source),
+        known_share=_open_known_share(known_share, source, open_),
     )
     probability = pairs.probability.copy()
     probability[old] = np.maximum(probability[old], competing[: len(old)])
@@ -317,7 +346,7 @@ class FellegiSunterLinker:
         scores = _score(features, model, candidates.left, candidates.right, levels)
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),
-            candidates.left, candidates.right, features.source,
+            candidates.left, candidates.right, features.source, known_share=s.known_share(),
         )  # fmt: skip
         probability = np.maximum(scores.probability, competing)
         pairs = ScoredPairs(
@@ -330,7 +359,9 @@ class FellegiSunterLinker:
         reports = list(candidates.reports)
         open_share = None
         if s.second_pass:
-            pairs, report, open_share = _second_pass(features, model, pairs, clusters)
+            pairs, report, open_share = _second_pass(
+                features, model, pairs, clusters, s.known_share()
+            )
             reports.append(report)
             clusters = self._cluster(features.n, features.source, pairs, decisions)
             clock.lap("second_pass")

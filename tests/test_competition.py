@@ -108,3 +108,19 @@ def test_a_nik_typo_in_the_date_part_is_compared_only_where_a_birth_date_is_miss
     }
     assert (0, 1) in by_rule  # the BPS row has no birth date
     assert (0, 2) not in by_rule  # both have one: the birth-date rules' business
+
+
+def test_a_known_share_is_used_instead_of_the_estimate():
+    # One uncontested pair with modest evidence among five records a side.
+    left, right, weight = np.array([0]), np.array([5]), np.array([2.0])
+    estimated, share = competing_probability(weight, left, right, SOURCE)
+    known = np.full((3, 3), np.nan)
+    known[0, 1] = known[1, 0] = 1.0
+    told, told_share = competing_probability(weight, left, right, SOURCE, known_share=known)
+    assert estimated[0] < 0.95 < told[0]
+    assert told_share[0, 1] > 0.999 and share[0, 1] < 0.5
+    # Look-alikes still share the probability: the known share says a counterpart exists,
+    # not which one it is (records 0 and 1 both look like 5 and like 6).
+    left, right = np.array([0, 0, 1, 1]), np.array([5, 6, 5, 6])
+    told, _ = competing_probability(np.full(4, 2.0), left, right, SOURCE, known_share=known)
+    np.testing.assert_allclose(told, 0.5, atol=1e-3)

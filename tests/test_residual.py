@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from connectors.schema import conform
 from matching.blocking import candidate_pairs
 from matching.engine import FellegiSunterLinker, LinkageSettings
 from matching.features import SOURCES, build_features
@@ -68,20 +69,22 @@ def _garble(name: str) -> str:
     return " ".join(w[:3] + "Q" + w[4:] for w in name.split())
 
 
-def _two_sources(strangers: int, garbled: int = 8, seed: int = 3) -> tuple[pd.DataFrame, list]:
-    """A civil registry and a voter list of the same 300 people (plus ``strangers`` people
+def _two_sources(
+    strangers: int, garbled: int = 8, seed: int = 3, people: int = 300
+) -> tuple[pd.DataFrame, list]:
+    """A civil registry and a voter list of the same ``people`` (plus ``strangers`` people
     on each side that the other does not hold); the last ``garbled`` voters' names are
     garbled and their birth dates missing, so the first pass's keys cannot find them."""
     rng = np.random.default_rng(seed)
-    shared = _people(300, rng)
+    shared = _people(people, rng)
     rows = [{"source": "dukcapil", **p} for p in shared]
     for k, person in enumerate(shared):
         voter = {"source": "kpu", **person}
         if k >= len(shared) - garbled:
             voter.update(name=_garble(person["name"]), birth_date=None)
         rows.append(voter)
-    rows += [{"source": "dukcapil", **p} for p in _people(strangers, rng, 1000)]
-    rows += [{"source": "kpu", **p} for p in _people(strangers, rng, 2000)]
+    rows += [{"source": "dukcapil", **p} for p in _people(strangers, rng, 10 * people)]
+    rows += [{"source": "kpu", **p} for p in _people(strangers, rng, 20 * people)]
     hard = [(k, len(shared) + k) for k in range(len(shared) - garbled, len(shared))]
     return records([{k: v for k, v in r.items() if k != "person"} for r in rows]), hard
 
@@ -114,3 +117,53 @@ def test_garbled_voters_stay_apart_when_most_open_records_have_no_counterpart():
     cluster = result.clusters["cluster"].to_numpy()
     assert all(cluster[a] != cluster[b] for a, b in unreached)
     assert result.open_counterpart_share[DUKCAPIL, KPU] < 0.2
+
+
+def test_a_known_share_restated_for_the_open_records():
+    from matching.engine import _open_known_share
+
+    source = np.array([DUKCAPIL] * 10 + [KPU] * 10)
+    cluster = np.r_[np.arange(10), np.arange(10)]  # pairs 0-10, 1-11, ... linked
+    cluster[8:10] = [100, 101]  # two registry records left open
+    cluster[18:20] = [102, 103]  # and two voters
+    known = np.full((3, 3), np.nan)
+    known[DUKCAPIL, KPU] = 1.0  # every registry record has a voter record
+    known[KPU, DUKCAPIL] = 0.9  # one voter in ten has none: of two open voters, one does
+    share = _open_known_share(known, source, open_records(cluster, source))
+    assert share[DUKCAPIL, KPU] == 1.0
+    assert share[KPU, DUKCAPIL] == 0.5
+    assert np.isnan(share[DUKCAPIL, BPS])
+
+
+def test_coverage_must_be_a_share_between_two_sources():
+    with pytest.raises(ValueError, match="not a share"):
+        LinkageSettings(coverage=(("kpu", "dukcapil", 1.5),)).known_share()
+    with pytest.raises(ValueError, match="not a share"):
+        LinkageSettings(coverage=(("kpu", "kpu", 1.0),)).known_share()
+
+
+def test_told_that_the_sources_hold_the_same_people_a_replaced_name_still_links():
+    """Voters whose names were replaced altogether: 30 without a birth date (nothing links
+    them) and one with it. Estimated, the share of open records with a counterpart is low
+    (most of them show none), and the birth date alone does not outweigh the name; told
+    that every voter has a registry record and the other way round, the one open pair that
+    shares anything is taken for what it is. (5,000 people, so that sharing a birth date is
+    rare enough to be evidence at all.)"""
+    frame, _ = _two_sources(strangers=0, garbled=0, people=5000)
+    last = len(frame) - 1
+    for k, voter in enumerate(range(last - 30, last + 1)):
+        # Names that share nothing with anyone's: ZULKIFLI and a made-up word per voter.
+        letters = "BCDFGHJKLMNPRSTVWZ"
+        word = letters[k % 18] + "O" + letters[k // 18] + "AR"
+        frame.loc[voter, ["name_norm", "name_raw"]] = f"ZULKIFLI {word}"
+        if voter != last:
+            frame.loc[voter, "birth_date"] = pd.NaT
+    frame = conform(frame)
+    registry = 4999  # the last voter's registry record
+    told = (("dukcapil", "kpu", 1.0), ("kpu", "dukcapil", 1.0))
+    for coverage, linked in (((), False), (told, True)):
+        result = FellegiSunterLinker(LinkageSettings(coverage=coverage)).link(frame)
+        cluster = result.clusters["cluster"].to_numpy()
+        assert bool(cluster[registry] == cluster[last]) is linked
+        # The 30 without a birth date stay apart either way (30 more residents).
+        assert len(np.unique(cluster)) == 5000 + 30 + (not linked)
