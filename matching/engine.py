@@ -25,6 +25,7 @@ from matching.fellegi_sunter import (
     Scores,
     estimate_prior,
     estimate_u,
+    refine_prior,
     score,
     train_m,
 )
@@ -341,8 +342,10 @@ class FellegiSunterLinker:
             {"name"},
         )
         m = train_m(levels, u, sessions, seed=s.seed, anchors=anchors)
-        model = Model(m, u, prior)
         clock.lap("em")
+        scores = _score(features, Model(m, u, prior), candidates.left, candidates.right, levels)
+        log_lr = scores.contributions.sum(axis=1, dtype=np.float64)
+        model = Model(m, u, refine_prior(prior, log_lr, features.n))
         scores = _score(features, model, candidates.left, candidates.right, levels)
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),

@@ -188,6 +188,15 @@ def test_clustering_keeps_duplicates_and_refuses_twins():
     assert keep.tolist() == [True, False]
 
 
+def test_clustering_keeps_every_accepted_pair_within_one_source():
+    # Three copies of one person in one list: 0 and 2 both resemble 1 best but were not
+    # accepted as a pair themselves (each copy garbled differently); both links stay.
+    source = np.array([0, 0, 0])
+    left, right = np.array([0, 1]), np.array([1, 2])
+    keep = best_links(left, right, np.array([30.0, 12.0]), source)
+    assert keep.tolist() == [True, True]
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     base = tmp_path_factory.mktemp("engine")
