@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_engine import records
 
 from connectors.schema import conform
 from matching.blocking import candidate_pairs
 from matching.engine import FellegiSunterLinker, LinkageSettings
 from matching.features import SOURCES, build_features
 from matching.residual import open_records, residual_pairs
-from tests.test_engine import records
 
 DUKCAPIL, KPU, BPS = (SOURCES.index(s) for s in ("dukcapil", "kpu", "bps"))
 
