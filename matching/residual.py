@@ -35,8 +35,9 @@ from matching.blocking import RuleReport
 from matching.clustering import pair_keys
 from matching.features import SOURCES, Features
 
-#: A key shared by more open record pairs than this (in one pair of sources) says nothing
-#: and costs much: it is skipped (the first pass already compared those names and dates).
+#: A key that would pair more open records than this (in one pair of sources: a common
+#: name's first letters, a birth date shared by many) says little and costs much: it is
+#: skipped and reported as capped, as the blocking rules' large blocks are.
 MAX_KEY_PAIRS = 400
 PREFIX = 3
 
