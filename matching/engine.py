@@ -180,8 +180,7 @@ class EngineResult(LinkResult):
     open_counterpart_share: np.ndarray | None = None
 
     def _prior_weight(self) -> float:
-        prior = self.model.prior if self.model else 0.5
-        return float(np.log2(prior / (1 - prior)))
+        return self.model.log_prior_odds() if self.model else 0.0
 
     def review(self) -> pd.DataFrame:
         """Pairs for clerical review: between the two thresholds and not already one person.
@@ -343,10 +342,13 @@ class FellegiSunterLinker:
         )
         m = train_m(levels, u, sessions, seed=s.seed, anchors=anchors)
         clock.lap("em")
-        scores = _score(features, Model(m, u, prior), candidates.left, candidates.right, levels)
+        first = Model(m, u, prior)
+        scores = _score(features, first, candidates.left, candidates.right, levels)
         log_lr = scores.contributions.sum(axis=1, dtype=np.float64)
         model = Model(m, u, refine_prior(prior, log_lr, features.n))
-        scores = _score(features, model, candidates.left, candidates.right, levels)
+        # The fields' weights do not depend on the prior: only the total moves.
+        shift = model.log_prior_odds() - first.log_prior_odds()
+        scores = Scores(scores.weight + shift, scores.contributions)
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),
             candidates.left, candidates.right, features.source, known_share=s.known_share(),

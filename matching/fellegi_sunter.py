@@ -50,6 +50,10 @@ class Model:
     def bayes_factors(self) -> list[np.ndarray]:
         return bayes_factors(self.m, self.u)
 
+    def log_prior_odds(self) -> float:
+        """log2 of the prior odds that two random records are the same person."""
+        return float(np.log2(self.prior / (1 - self.prior)))
+
     def describe(self) -> dict[str, dict[str, dict[str, float]]]:
         """m, u and weight per field and level, for the run's metadata and documentation."""
         out: dict[str, dict[str, dict[str, float]]] = {}
@@ -258,5 +262,4 @@ def score(
             fuzzy = np.isin(column, comparison.fuzzy_tf_levels)
             weight = np.where(fuzzy, weight + np.log2(u_exact / tf), weight)
         contributions[:, i] = weight
-    prior = np.log2(model.prior / (1 - model.prior))
-    return Scores(prior + contributions.sum(axis=1), contributions)
+    return Scores(model.log_prior_odds() + contributions.sum(axis=1), contributions)
