@@ -9,8 +9,8 @@ and ``lambda`` the pair's likelihood ratio (the product of the fields' Bayes fac
     P(r -> s) = rho * lambda(r, s) / ((1 - pi) + rho * sum over s' of lambda(r, s'))
 
 where ``rho = pi / n_S`` is the prior that a given record of *S* is the counterpart. When
-the sources are known to hold the same people (FEBRL4's two files; a voter list against the
-population data it was drawn from), ``pi`` can be given instead of estimated: with ``pi``
+the sources are known to hold the same people (FEBRL4's two files; two copies of one list),
+``pi`` can be given instead of estimated: with ``pi``
 near 1, a record's best candidate is its counterpart unless a rival is about as likely. A pair
 whose evidence is moderate (a rare name without a birth date) becomes near certain when it
 is *r*'s only plausible candidate and most records have a counterpart; two look-alikes

@@ -1,4 +1,5 @@
-"""The probabilistic linker: features -> blocking -> comparisons -> Fellegi-Sunter -> clusters."""
+"""The probabilistic linker: features -> blocking -> comparisons -> Fellegi-Sunter -> clusters,
+then a second pass over the records left without a counterpart (``matching.residual``)."""
 
 from __future__ import annotations
 

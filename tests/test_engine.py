@@ -315,3 +315,15 @@ def test_cannot_link_splits_at_the_weakest_link():
 
 def test_a_person_registered_twice_is_one_resident(with_cases):
     assert _cluster(with_cases, "double", 0) == _cluster(with_cases, "double", 1)
+
+
+def test_the_prior_is_refined_to_the_share_of_matches_among_all_pairs():
+    from matching.fellegi_sunter import refine_prior
+
+    # 1,000 records: 500 clear matches and 5,000 compared non-matches among 499,500 pairs;
+    # the strict rule's estimate was ten times too low.
+    rng = np.random.default_rng(5)
+    log_lr = np.concatenate([rng.normal(25, 2, 500), rng.normal(-8, 3, 5000)])
+    refined = refine_prior(1e-4, log_lr, 1000)
+    assert refined == pytest.approx(500 / 499_500, rel=0.02)
+    assert refine_prior(refined, log_lr, 1000) == pytest.approx(refined, rel=1e-3)  # stable
