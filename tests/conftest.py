@@ -142,6 +142,17 @@ def warehouse_url(request, tmp_path) -> Iterator[str]:
         yield from postgres_database()
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def two_warehouses(request, tmp_path) -> Iterator[tuple[str, str]]:
+    """Two fresh, empty warehouses on one backend (say, the runs' and a reference)."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'one.duckdb'}", f"duckdb:///{tmp_path / 'two.duckdb'}"
+        return
+    for first in postgres_database():
+        for second in postgres_database():
+            yield first, second
+
+
 @pytest.fixture
 def landing(tmp_path: Path) -> Path:
     """A landing folder with one consistent extract per agency for Kab. Tabalong."""

@@ -11,11 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import postgres_database
 from ops_helpers import content_hashes, next_registry_snapshot
 
 from connectors.synthetic import generate
@@ -60,17 +58,6 @@ def _kill_inside(table: str, landing: Path, url: str, tmp_path: Path) -> None:
     finally:
         process.wait(timeout=60)
         log.close()
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def two_warehouses(request, tmp_path) -> Iterator[tuple[str, str]]:
-    """Two empty warehouses on one backend: one to kill runs in, one for reference."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 'killed.duckdb'}", f"duckdb:///{tmp_path / 'ref.duckdb'}"
-        return
-    for first in postgres_database():
-        for second in postgres_database():
-            yield first, second
 
 
 def test_killed_runs_leave_the_last_good_state(tmp_path, two_warehouses):

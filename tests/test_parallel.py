@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +17,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import postgres_database
 from ops_helpers import content_hashes
 
 from connectors.locks import WarehouseBusyError, lock_path
@@ -52,20 +50,6 @@ def two_regions(tmp_path_factory) -> Path:
         generate(region=code, people=PEOPLE, seed=seed, out=landing,
                  truth=landing.parent / f"truth_{code}.csv")  # fmt: skip
     return landing
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def two_warehouses(request, tmp_path) -> Iterator[tuple[str, str]]:
-    """Two fresh, empty warehouses on one backend."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 'one.duckdb'}", f"duckdb:///{tmp_path / 'two.duckdb'}"
-        return
-    first, second = postgres_database(), postgres_database()
-    try:
-        yield next(first), next(second)
-    finally:
-        first.close()
-        second.close()
 
 
 def _hold(url: str, seconds: float) -> subprocess.Popen[str]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
-from conftest import postgres_database
 from ops_helpers import next_registry_snapshot
 
 from connectors.reference.regions import Kabupaten, kabupaten
@@ -39,17 +37,6 @@ from connectors.warehouse import Warehouse
 from pipelines.assets import staging
 from pipelines.assets.residents import _files
 from pipelines.cli import run_pipeline
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def two_warehouses(request, tmp_path) -> Iterator[tuple[str, str]]:
-    """Two empty warehouses on one backend: the runs', and the reference."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 'run.duckdb'}", f"duckdb:///{tmp_path / 'ref.duckdb'}"
-        return
-    for first in postgres_database():
-        for second in postgres_database():
-            yield first, second
 
 
 def _with_run(frame: pd.DataFrame, region: str, run_id: str, table) -> pd.DataFrame:  # type: ignore[no-untyped-def]
