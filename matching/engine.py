@@ -31,7 +31,7 @@ from matching.fellegi_sunter import (
     train_m,
 )
 from matching.linkage import LinkResult
-from matching.residual import OpenRecords, open_records, residual_pairs
+from matching.residual import open_records, residual_pairs
 
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
 #: The rule bit of the pairs the second pass found (``matching.residual``).
@@ -234,11 +234,11 @@ def _among(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     return sorted_keys[position] == keys
 
 
-def _open_known_share(known: np.ndarray, source: np.ndarray, open_: OpenRecords) -> np.ndarray:
-    """A known share of records with a counterpart, restated for the open records: of a
-    source's records with a counterpart, those already linked to one are not open."""
+def _open_known_share(known: np.ndarray, source: np.ndarray, opened: np.ndarray) -> np.ndarray:
+    """A known share of records with a counterpart, restated for the open records (``opened``
+    counts them per pair of sources): of a source's records with a counterpart, those
+    already linked to one are not open."""
     sizes = np.bincount(source.astype(np.int64), minlength=len(SOURCES)).astype(float)[:, None]
-    opened = open_.counts(source)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = (known * sizes - (sizes - opened)) / opened
     return np.where(np.isnan(known), np.nan, np.clip(np.nan_to_num(share), 0, 1))
@@ -275,13 +275,14 @@ def _second_pass(
             scores.contributions.sum(axis=1, dtype=np.float64),
         ]
     )
+    opened = open_.counts(source)
     competing, share = competing_probability(
         log_lr,
         np.concatenate([pairs.left[old], left]),
         np.concatenate([pairs.right[old], right]),
         source,
-        open_records=open_.counts(source),
-        known_share=_open_known_share(known_share, source, open_),
+        open_records=opened,
+        known_share=_open_known_share(known_share, source, opened),
     )
     probability = pairs.probability.copy()
     probability[old] = np.maximum(probability[old], competing[: len(old)])
@@ -350,9 +351,10 @@ class FellegiSunterLinker:
         # The fields' weights do not depend on the prior: only the total moves.
         shift = model.log_prior_odds() - first.log_prior_odds()
         scores = Scores(scores.weight + shift, scores.contributions)
+        known = s.known_share()
         competing, counterpart_share = competing_probability(
             scores.contributions.sum(axis=1, dtype=np.float64),
-            candidates.left, candidates.right, features.source, known_share=s.known_share(),
+            candidates.left, candidates.right, features.source, known_share=known,
         )  # fmt: skip
         probability = np.maximum(scores.probability, competing)
         pairs = ScoredPairs(
@@ -365,9 +367,7 @@ class FellegiSunterLinker:
         reports = list(candidates.reports)
         open_share = None
         if s.second_pass:
-            pairs, report, open_share = _second_pass(
-                features, model, pairs, clusters, s.known_share()
-            )
+            pairs, report, open_share = _second_pass(features, model, pairs, clusters, known)
             reports.append(report)
             clusters = self._cluster(features.n, features.source, pairs, decisions)
             clock.lap("second_pass")

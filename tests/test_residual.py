@@ -129,7 +129,7 @@ def test_a_known_share_restated_for_the_open_records():
     known = np.full((3, 3), np.nan)
     known[DUKCAPIL, KPU] = 1.0  # every registry record has a voter record
     known[KPU, DUKCAPIL] = 0.9  # one voter in ten has none: of two open voters, one does
-    share = _open_known_share(known, source, open_records(cluster, source))
+    share = _open_known_share(known, source, open_records(cluster, source).counts(source))
     assert share[DUKCAPIL, KPU] == 1.0
     assert share[KPU, DUKCAPIL] == 0.5
     assert np.isnan(share[DUKCAPIL, BPS])
