@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, RuleReport, candidate_pairs
-from matching.clustering import best_links, constrained_components, pair_keys
+from matching.clustering import among, best_links, constrained_components, pair_keys
 from matching.comparisons import (
     BIRTH_EXACT,
     COMPARISONS,
@@ -226,14 +226,6 @@ def _score(
     return score(model, levels, chance, words)
 
 
-def _among(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """Which ``keys`` are in ``sorted_keys`` (sorted ascending, as candidate pairs are)."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    position = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
-    return sorted_keys[position] == keys
-
-
 def _open_known_share(known: np.ndarray, source: np.ndarray, opened: np.ndarray) -> np.ndarray:
     """A known share of records with a counterpart, restated for the open records (``opened``
     counts them per pair of sources): of a source's records with a counterpart, those
@@ -259,7 +251,8 @@ def _second_pass(
     source = features.source
     open_ = open_records(clusters["cluster"].to_numpy(), source)
     left, right, report = residual_pairs(features, open_)
-    new = ~_among(pair_keys(left, right), pair_keys(pairs.left, pairs.right))
+    # The first pass's pairs are in pair-key order, as candidate pairs are.
+    new = ~among(pair_keys(left, right), pair_keys(pairs.left, pairs.right))
     left, right = left[new], right[new]
     report.pairs = len(left)  # those the first pass had not compared
     levels = compare(features, left, right)
