@@ -2,11 +2,17 @@
 
 This is the shared first step of every agency connector: find the header, map its columns
 to the agency's field names, split the rows, and send rows that cannot be read as a record
-(wrong field count, binary content, empty row) to quarantine with a reason. Values are not
-interpreted here; the agency modules do that.
+(wrong field count, an unclosed quote, binary content, empty row) to quarantine with a
+reason. Values are not interpreted here; the agency modules do that.
 
-Row numbers are 1-based data rows, header excluded, counted as records (a quoted field
-spanning lines is one row). Blank lines at the end of a file are not rows.
+The input contract holds one record per physical line, so a line is the unit of reading: a
+quote never joins lines, and the number of rows read equals the number of lines after the
+header, counted separately in the first pass over the file (``RawExtract.lines``). Row
+numbers are 1-based lines after the header. Lines end with LF (any carriage returns in a
+line are stray and dropped) or, in a file without a single LF, with CR. Blank lines at the
+end of a file are not rows. A UTF-8 byte-order mark is dropped; each line is decoded as
+UTF-8, and only a line that is not valid UTF-8 is decoded as Windows-1252 (or Latin-1 where
+it holds a byte Windows-1252 does not define), counted in the file's issues.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import pandas as pd
 from connectors.mapping import ColumnMapping, MappingError
 
 TEXT = "string[pyarrow]"
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+#: The decoding of a line that is not UTF-8, then of one that is not Windows-1252 either.
+FALLBACKS = ("cp1252", "latin-1")
+_FALLBACK_NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}
 BLOCK = 1 << 20  # files are read in blocks of 1 MiB, never whole
-#: Bytes Windows-1252 does not define: a file holding one is Latin-1.
-_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
-#: Longer fields are not registry values (a runaway quote, garbage): the row is quarantined.
+#: Longer fields are not registry values (garbage, a field with a runaway quote): the row is
+#: quarantined.
 MAX_FIELD = 10_000
 #: Quarantined raw lines are kept up to this many characters.
 MAX_RAW_LINE = 10_000
@@ -41,6 +48,7 @@ csv.field_size_limit(1 << 30)
 
 #: Columns every raw frame carries besides the agency's fields.
 ROW_COLUMNS = ("source_row", "quarantine_reason", "raw_line")
+_BOM = codecs.BOM_UTF8
 
 
 class ExtractError(Exception):
@@ -60,6 +68,8 @@ class RawExtract:
     encoding: str
     rows: pd.DataFrame  # ROW_COLUMNS + one text column per mapped field
     file_issues: list[str] = field(default_factory=list)
+    #: Lines after the header, counted apart from the reading (None: not a text file).
+    lines: int | None = None
 
     @property
     def rows_read(self) -> int:
@@ -87,76 +97,125 @@ def checksum_of(path: Path) -> str:
 @dataclass(frozen=True)
 class _Scan:
     checksum: str
-    encoding: str
-    blank: bool  # nothing but white space
+    line_break: bytes  # LF, or CR in a file without a single LF
+    lines: int  # lines up to the last one that is not blank (header included)
 
 
 def _scan(path: Path) -> _Scan:
-    """One pass over the file in blocks: its sha256, the first encoding of ``ENCODINGS`` that
-    decodes all of it, and whether it holds anything but white space."""
+    """One pass over the file in blocks: its sha256, how its lines end, and how many lines
+    it holds up to its last line that is not blank (0: nothing but white space)."""
     digest = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
-    utf8_ok, cp1252_ok, blank = True, True, True
+    seen = {b"\n": 0, b"\r": 0}  # line breaks of either kind so far
+    last = {b"\n": 0, b"\r": 0}  # the number of the last line with content, by kind
     with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
+        first = handle.read(BLOCK)
+        digest.update(first)
+        block = first.removeprefix(_BOM)
+        while block:
+            content = len(block.rstrip())
+            for brk in seen:
+                if content:
+                    last[brk] = seen[brk] + block.count(brk, 0, content) + 1
+                seen[brk] += block.count(brk)
+            block = handle.read(BLOCK)
             digest.update(block)
-            if utf8_ok:
-                try:
-                    utf8.decode(block)
-                except UnicodeDecodeError:
-                    utf8_ok = False
-            if cp1252_ok and any(byte in block for byte in _CP1252_UNDEFINED):
-                cp1252_ok = False
-            blank = blank and not block.strip()
-    if utf8_ok:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:  # the file ends inside a character
-            utf8_ok = False
-    encoding = "utf-8-sig" if utf8_ok else "cp1252" if cp1252_ok else "latin-1"
-    return _Scan(digest.hexdigest(), encoding, blank)
+    line_break = b"\n" if seen[b"\n"] or not seen[b"\r"] else b"\r"
+    return _Scan(digest.hexdigest(), line_break, last[line_break])
 
 
-def _stream_lines(path: Path, encoding: str) -> Iterator[str]:
-    """The file's lines, read in blocks. Stray carriage returns (CRLF files, CR CR LF from
-    double conversion) carry no data; blank lines at the end of the file are not lines."""
-    blanks: list[str] = []
-    rest = ""
-    with path.open("r", encoding=encoding, newline="") as handle:
-        while block := handle.read(BLOCK):
-            lines = (rest + block.replace("\r", "")).split("\n")
+def _physical_lines(path: Path, line_break: bytes) -> Iterator[bytes]:
+    """The file's lines as bytes, read in blocks, without the byte-order mark. In a file of
+    LF lines, carriage returns (CRLF, CR CR LF from double conversion) carry no data; blank
+    lines at the end of the file are not lines."""
+    blanks: list[bytes] = []
+    rest = b""
+    with path.open("rb") as handle:
+        block = handle.read(BLOCK).removeprefix(_BOM)
+        while block:
+            lines = (rest + block).split(line_break)
             rest = lines.pop()
             for line in lines:
+                if line_break == b"\n":
+                    line = line.replace(b"\r", b"")
                 if line.strip():
                     yield from blanks
                     blanks.clear()
                     yield line
                 else:
                     blanks.append(line)
+            block = handle.read(BLOCK)
+    if line_break == b"\n":
+        rest = rest.replace(b"\r", b"")
     if rest.strip():
         yield from blanks
         yield rest
 
 
-def _records(lines: Iterable[str], delimiter: str, quoted: bool) -> Iterator[tuple[list[str], str]]:
-    """Yield (fields, raw text) for each record after the header line."""
-    consumed: list[str] = []
+class _Decoder:
+    """Decodes line by line: UTF-8 first, a fallback only for a line that needs it."""
 
-    def feed(source: Iterable[str]) -> Iterator[str]:
-        for line in source:
-            consumed.append(line)
-            yield line + "\n"
+    def __init__(self) -> None:
+        self.utf8_lines = 0  # lines with non-ASCII text, valid UTF-8
+        self.fallback_lines = dict.fromkeys(FALLBACKS, 0)
 
-    reader = csv.reader(
-        feed(lines),
-        delimiter=delimiter,
-        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
-        strict=False,
-    )
-    for fields in reader:
-        raw = "\n".join(consumed)
-        consumed.clear()
-        yield fields, raw
+    def __call__(self, line: bytes) -> str:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            for encoding in FALLBACKS:
+                try:
+                    text = line.decode(encoding)
+                except UnicodeDecodeError:
+                    continue
+                self.fallback_lines[encoding] += 1
+                return text
+            raise AssertionError("latin-1 decodes every byte") from None  # pragma: no cover
+        if not line.isascii():
+            self.utf8_lines += 1
+        return text
+
+    @property
+    def encoding(self) -> str:
+        """The file's encoding as found: utf-8, a fallback, or both joined by ``+``."""
+        used = [e for e, n in self.fallback_lines.items() if n]
+        if self.utf8_lines or not used:
+            used.insert(0, "utf-8")
+        return "+".join(used)
+
+    @property
+    def issues(self) -> list[str]:
+        return [
+            f"{n:,} line{'s' if n != 1 else ''} not valid UTF-8, decoded as "
+            f"{_FALLBACK_NAMES[encoding]}"
+            for encoding, n in self.fallback_lines.items()
+            if n
+        ]
+
+
+def split_line(line: str, delimiter: str, quoted: bool) -> tuple[list[str], str | None]:
+    """The fields of one line, and why the line cannot be split (an unclosed quote) or None.
+
+    Quotes are honoured only in a ``quoted`` format; a quote that is not closed by the end
+    of the line makes the line unreadable (its field boundaries are unknown). A quote inside
+    a field, or text after a closing quote, is read as it stands."""
+    if not quoted or '"' not in line:
+        return line.split(delimiter), None
+    try:
+        return next(csv.reader((line,), delimiter=delimiter, strict=True)), None
+    except csv.Error as err:
+        if "unexpected end of data" in str(err):
+            return [], "unclosed quote: a quoted field does not end on its line"
+        return next(csv.reader((line,), delimiter=delimiter, strict=False)), None
+
+
+def _records(
+    lines: Iterable[bytes], decode: _Decoder, delimiter: str, quoted: bool
+) -> Iterator[tuple[list[str], str, str | None]]:
+    """Yield (fields, raw text, reason it cannot be split or None) for each line."""
+    for line in lines:
+        text = decode(line)
+        fields, reason = split_line(text, delimiter, quoted)
+        yield fields, text, reason
 
 
 def read_delimited(
@@ -169,23 +228,28 @@ def read_delimited(
     """
     before = _stamp(path)
     scan = _scan(path)
-    if scan.blank:
+    if not scan.lines:
         return _empty(path, scan.checksum, "utf-8", mapping, "empty file: no header and no rows")
-    records = _records(_stream_lines(path, scan.encoding), delimiter, quoted)
-    try:
-        header, _ = next(records)
-    except StopIteration:  # pragma: no cover - guarded by the blank check above
-        return _empty(path, scan.checksum, scan.encoding, mapping, "empty file")
+    decode = _Decoder()
+    lines = _physical_lines(path, scan.line_break)
+    header_text = decode(next(lines))
+    header, problem = split_line(header_text, delimiter, quoted)
+    if problem:
+        raise ExtractError(f"{path.name}: header row: {problem}")
     try:
         positions = mapping.resolve(header)
     except MappingError as err:
         raise ExtractError(f"{path.name}: header row: {err}") from None
-    extract = _split_rows(path, scan.checksum, scan.encoding, mapping, header, positions, records)
+    records = _records(lines, decode, delimiter, quoted)
+    extract = _split_rows(path, scan.checksum, mapping, header, positions, records)
     if _stamp(path) != before:
         raise FileChangedError(
             f"{path.name}: the file changed while it was read (still being delivered?); "
             "nothing was loaded from it"
         )
+    extract.encoding = decode.encoding
+    extract.file_issues[:0] = decode.issues
+    extract.lines = scan.lines - 1
     return extract
 
 
@@ -207,8 +271,10 @@ def read_rows(
         positions = mapping.resolve(header)
     except MappingError as err:
         raise ExtractError(f"{path.name}: header row: {err}") from None
-    records = ((fields, delimiter_join(fields)) for fields in rows)
-    return _split_rows(path, checksum, encoding, mapping, header, positions, records)
+    records = ((fields, delimiter_join(fields), None) for fields in rows)
+    extract = _split_rows(path, checksum, mapping, header, positions, records)
+    extract.encoding = encoding
+    return extract
 
 
 def delimiter_join(fields: list[str]) -> str:
@@ -238,14 +304,26 @@ def _batch(good: list[list[str]], numbers: list[int], names: list[str]) -> pd.Da
     return kept
 
 
+def _unreadable(fields: list[str], raw: str, width: int) -> str | None:
+    """Why a split line is not a record, or None."""
+    if "\x00" in raw:
+        return "binary content (NUL byte)"
+    if not any(f.strip() for f in fields):
+        return "empty row"
+    if len(fields) != width:
+        return f"expected {width} fields, found {len(fields)}"
+    if len(raw) > MAX_FIELD and any(len(f) > MAX_FIELD for f in fields):
+        return f"a field longer than {MAX_FIELD:,} characters"
+    return None
+
+
 def _split_rows(
     path: Path,
     checksum: str,
-    encoding: str,
     mapping: ColumnMapping,
     header: list[str],
     positions: dict[str, int],
-    records: Iterable[tuple[list[str], str]],
+    records: Iterable[tuple[list[str], str, str | None]],
 ) -> RawExtract:
     width = len(header)
     wanted = list(positions.values())
@@ -256,16 +334,8 @@ def _split_rows(
     bad_rows: list[int] = []
     bad_reasons: list[str] = []
     bad_raw: list[str] = []
-    for number, (fields, raw) in enumerate(records, start=1):
-        reason = None
-        if "\x00" in raw:
-            reason = "binary content (NUL byte)"
-        elif not any(f.strip() for f in fields):
-            reason = "empty row"
-        elif len(fields) != width:
-            reason = f"expected {width} fields, found {len(fields)}"
-        elif len(raw) > MAX_FIELD and any(len(f) > MAX_FIELD for f in fields):
-            reason = f"a field longer than {MAX_FIELD:,} characters"
+    for number, (fields, raw, reason) in enumerate(records, start=1):
+        reason = reason or _unreadable(fields, raw, width)
         if reason is None:
             good.append([fields[i] for i in wanted])
             good_rows.append(number)
@@ -293,4 +363,4 @@ def _split_rows(
     else:  # already in file order: no copy of a large frame
         rows = kept
     issues = [] if len(rows) else ["header only: no data rows"]
-    return RawExtract(path, checksum, encoding, rows, issues)
+    return RawExtract(path, checksum, "utf-8", rows, issues)

@@ -45,14 +45,23 @@ class ColumnMapping:
     def resolve(self, header: list[str]) -> dict[str, int]:
         """Position of each field's column in ``header``; optional fields may be absent.
 
-        Raises ``MappingError`` naming the missing required fields.
+        Raises ``MappingError`` naming the missing required fields, or both columns of a
+        field whose header appears twice (which of them holds the field is unknown).
         """
-        positions = {normalise_header(h): i for i, h in reversed(list(enumerate(header)))}
+        positions: dict[str, list[int]] = {}
+        for i, h in enumerate(header):
+            positions.setdefault(normalise_header(h), []).append(i)
         found: dict[str, int] = {}
         for name, accepted in self.columns.items():
             for candidate in accepted:
-                if normalise_header(candidate) in positions:
-                    found[name] = positions[normalise_header(candidate)]
+                if at := positions.get(normalise_header(candidate)):
+                    if len(at) > 1:
+                        both = " and ".join(f"column {i + 1} ({header[i].strip()!r})" for i in at)
+                        raise MappingError(
+                            f"the {name} field's header appears more than once: {both}; "
+                            "remove or rename the extra column"
+                        )
+                    found[name] = at[0]
                     break
         missing = sorted(self.required - set(found))
         if missing:

@@ -227,14 +227,31 @@ def test_duplicate_rows_within_a_file_are_both_loaded(tmp_path):
     assert records["nik"].nunique() == 1
 
 
-def test_quoted_kpu_fields_with_delimiters_and_line_breaks(tmp_path):
-    row = kpu_row(BUDI, ALAMAT='"JL. MAWAR, GG. 3\nRT 3"')
+def test_quoted_kpu_fields_with_delimiters(tmp_path):
+    row = kpu_row(BUDI, ALAMAT='"JL. MAWAR, GG. 3"', NAMA='"H. BUDI ""BUDI"" SANTOSO"')
     text = delimited(KPU_HEADER, [row, kpu_row(SITI, NO="2")], ",")
     raw = kpu.read(write_text(tmp_path / KPU, text))
     records = kpu.standardise(raw, SNAPSHOT, _tabalong())
     assert raw.rows_read == 2 and len(raw.quarantined) == 0
-    assert records.loc[0, "address"] == "JL. MAWAR, GG. 3 RT 3"
+    assert records.loc[0, "address"] == "JL. MAWAR, GG. 3"
     assert list(records["source_row"]) == [1, 2]
+
+
+def test_a_quote_never_joins_lines(tmp_path):
+    """One record per physical line: a quoted line break splits the record in two, and an
+    unclosed quote does not swallow the lines after it."""
+    spans = kpu_row(BUDI, ALAMAT='"JL. MAWAR, GG. 3\nRT 3"')
+    unclosed = kpu_row(SITI, NO="2", NAMA='"SITI AMINAH')
+    rows = [spans, unclosed] + [kpu_row(SITI, NO=str(n)) for n in range(3, 8)]
+    text = delimited(KPU_HEADER, rows, ",")
+    raw = kpu.read(write_text(tmp_path / KPU, text))
+    assert raw.lines == raw.rows_read == 8  # 7 records, one of them over two lines
+    quarantined = raw.quarantined
+    reasons = dict(zip(quarantined["source_row"], quarantined["quarantine_reason"], strict=True))
+    assert set(reasons) == {1, 2, 3}
+    assert reasons[1].startswith("unclosed quote") and reasons[3].startswith("unclosed quote")
+    assert "SITI AMINAH" in raw.quarantined.set_index("source_row").loc[3, "raw_line"]
+    assert list(raw.readable["source_row"]) == [4, 5, 6, 7, 8]
 
 
 # -- spreadsheets ----------------------------------------------------------------------------

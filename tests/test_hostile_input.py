@@ -114,16 +114,16 @@ def test_a_file_that_changes_while_read_is_not_loaded(tmp_path, monkeypatch):
         tmp_path / NAMES[Source.DUKCAPIL],
         delimited(DUKCAPIL_HEADER, [dukcapil_row(BUDI), dukcapil_row(SITI)], "|"),
     )
-    original = extract._stream_lines
+    original = extract._physical_lines
 
-    def growing(file, encoding):  # type: ignore[no-untyped-def]
-        for number, line in enumerate(original(file, encoding)):
+    def growing(file, line_break):  # type: ignore[no-untyped-def]
+        for number, line in enumerate(original(file, line_break)):
             if number == 1:  # the delivery is still being written
                 with file.open("a", encoding="utf-8") as handle:
                     handle.write("|".join(dukcapil_row(SITI)) + "\n")
             yield line
 
-    monkeypatch.setattr(extract, "_stream_lines", growing)
+    monkeypatch.setattr(extract, "_physical_lines", growing)
     with pytest.raises(FileChangedError, match="changed while it was read"):
         FORMATS[Source.DUKCAPIL].read(path, None)
 

@@ -383,6 +383,15 @@ def test_unquoted_format_refuses_a_delimiter(db, registry, tmp_path):
     assert '"JL. MAWAR | RT 3"' in quoted.path.read_text()
 
 
+def test_a_line_break_in_a_value_keeps_one_record_per_line(db, registry, tmp_path):
+    rows = registry.iloc[:3].copy()
+    rows.loc[1, "ALAMAT"] = "JL. MAWAR\r\nGG. 3\nRT 3"
+    table = db.load(rows)
+    quoted = pull(db.url, table=table, out=tmp_path / "bps.csv", delimiter="|")
+    lines = quoted.path.read_text().splitlines()
+    assert len(lines) == 4 and "JL. MAWAR GG. 3 RT 3" in lines[2]
+
+
 def test_logs_and_errors_hold_no_values(db, registry, tmp_path, caplog):
     table = db.load(registry)
     caplog.set_level(logging.DEBUG, logger="connectors.pull")

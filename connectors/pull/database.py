@@ -68,6 +68,7 @@ FORMATS: dict[str, dict[str, Any]] = {
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MYSQL = ("mysql", "mariadb")
 _SUPPORTED = ("postgresql", *_MYSQL)
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 #: What a database error code means, for errors whose own message may quote values.
 _KNOWN_ERRORS: dict[object, str] = {
@@ -460,6 +461,10 @@ class _Rows:
             ) from None
         if not self._fmt.quoted:
             self._check_unquoted(fields)
+        elif any("\n" in text or "\r" in text for text in fields):
+            # The extract holds one record per line: a line break in a value (a multi-line
+            # address) becomes a space, as the standardised value would read anyway.
+            fields = [_LINE_BREAKS.sub(" ", text) for text in fields]
         return fields
 
     def _check_unquoted(self, fields: list[str]) -> None:
