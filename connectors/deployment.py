@@ -6,6 +6,11 @@ with a table or query under the agency's own column names), or from a URL (a dat
 web service). Credentials never sit in the file: it names the environment variables that
 hold them. padu's Dagster definitions generate a schedule per region from it, so adding a
 region is a change here. Example: ``deploy/sources.yaml``.
+
+A URL source sends its credentials to its own origin only (the portal's, for CKAN), never over
+plain http unless ``allow_insecure_http: true``; it fetches from no private, loopback or
+link-local address unless the host, address or network is in ``allow_hosts``; and no download
+may be larger than ``max_download_bytes`` (2 GiB unless set). See ``connectors.pull.guard``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connectors.pull.guard import MAX_BYTES, Policy, Refused, allow_entry
 from connectors.reference.regions import UnknownRegionError, kabupaten
 from connectors.schema import Source
 
@@ -91,6 +97,20 @@ class HttpOrigin(_Origin):
     format: Literal["csv", "xlsx"] = "csv"
     timeout_seconds: float = Field(60, gt=0)
     retries: int = Field(4, ge=0)
+    allow_insecure_http: bool = Field(
+        False, description="send the credentials over plain http (readable on the way)"
+    )
+    allow_hosts: tuple[str, ...] = Field(
+        (), description="private hosts, addresses or networks (10.0.0.0/8) that may be asked"
+    )
+    max_download_bytes: int = Field(MAX_BYTES, gt=0, description="the largest file accepted")
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for host in hosts:
+            allow_entry(host)
+        return hosts
 
     @model_validator(mode="after")
     def _one_of_url_or_ckan(self) -> HttpOrigin:
@@ -98,7 +118,21 @@ class HttpOrigin(_Origin):
             raise ValueError("give either url or ckan")
         if bool(self.username_env) != bool(self.password_env):
             raise ValueError("give both username_env and password_env, or neither")
+        where = self.credentials_origin()
+        if self.username_env and where:
+            try:
+                self.policy().check_credentials(where)
+            except Refused as why:
+                raise ValueError(str(why)) from None
         return self
+
+    def policy(self) -> Policy:
+        """What this source's downloads may reach (``connectors.pull.guard``)."""
+        return Policy(self.allow_hosts, self.allow_insecure_http, self.max_download_bytes)
+
+    def credentials_origin(self) -> str | None:
+        """The URL whose origin the credentials belong to: the portal's, for CKAN."""
+        return self.ckan.portal if self.ckan else self.url
 
     def auth(self) -> tuple[str, str] | None:
         if not self.username_env or not self.password_env:

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from connectors.pull.http import FetchError, ckan_resource, fetch, normalise_sha256, redact
+from connectors.pull.ckan import ckan_resource
+from connectors.pull.guard import Policy
+from connectors.pull.http import FetchError, fetch, normalise_sha256, redact
 
 # Several read chunks long, so that a cut after half the body leaves some of it saved.
 BODY = b"NO,NKK,NIK,NAMA\n" + b"".join(
@@ -28,6 +30,10 @@ XLSX = b"PK\x03\x04" + bytes(range(256)) * 8
 PASSWORD = "s3cr3t-Pa55"
 TOKEN = "tok-9f8e7d6c"
 NAME = "kpu_dpt_6309_20261101.csv"
+#: The test server listens on the loopback address, which is refused unless listed.
+LOCAL = Policy(allow_hosts=("127.0.0.1",))
+#: ... and sends credentials over plain http only when allowed.
+LOCAL_HTTP = Policy(allow_hosts=("127.0.0.1",), allow_insecure_http=True)
 
 
 class _Resumed:
@@ -225,6 +231,7 @@ def leftovers(folder: Path) -> list[str]:
 
 def get(server: Server, landing: Path, sleep: FakeSleep, **kwargs: Any) -> Any:
     kwargs.setdefault("timeout", 2)
+    kwargs.setdefault("policy", LOCAL)
     url = kwargs.pop("url", server.url())
     return fetch(url, landing / kwargs.pop("name", NAME), sleep=sleep, **kwargs)
 
@@ -518,7 +525,7 @@ def test_basic_auth_required(server: Server, landing: Path, sleep: FakeSleep, lo
         get(server, landing, sleep)
     assert raised.value.attempts == 1
     assert list(landing.iterdir()) == []
-    result = get(server, landing, sleep, auth=("budi", PASSWORD))
+    result = get(server, landing, sleep, auth=("budi", PASSWORD), policy=LOCAL_HTTP)
     assert (landing / NAME).read_bytes() == BODY
     assert_hidden(repr(result) + logs.text)
 
@@ -528,14 +535,15 @@ def test_wrong_password_not_shown(
 ) -> None:
     server.scenario.credentials = ("budi", "other")
     with pytest.raises(FetchError, match="HTTP 401") as raised:
-        get(server, landing, sleep, auth=("budi", PASSWORD))
+        get(server, landing, sleep, auth=("budi", PASSWORD), policy=LOCAL_HTTP)
     assert_hidden(str(raised.value) + repr(raised.value) + logs.text)
 
 
 def test_credentials_in_url(server: Server, landing: Path, sleep: FakeSleep, logs: Any) -> None:
     server.scenario.credentials = ("budi", PASSWORD)
     server.scenario.cut = 1
-    result = get(server, landing, sleep, url=server.url(userinfo=f"budi:{PASSWORD}@"))
+    url = server.url(userinfo=f"budi:{PASSWORD}@")
+    result = get(server, landing, sleep, url=url, policy=LOCAL_HTTP)
     assert (landing / NAME).read_bytes() == BODY
     assert result.resumed
     assert result.url.startswith("http://budi:***@127.0.0.1:")
@@ -550,7 +558,7 @@ def test_credentials_hidden_in_failures(
     server.scenario.statuses = [*errors, (404, {})]
     url = server.url(f"/data.csv?token={TOKEN}", userinfo=f"budi:{PASSWORD}@")
     with pytest.raises(FetchError) as raised:
-        get(server, landing, sleep, url=url, headers={"X-API-Key": TOKEN})
+        get(server, landing, sleep, url=url, headers={"X-API-Key": TOKEN}, policy=LOCAL_HTTP)
     assert raised.value.attempts == 4
     assert "token=***" in str(raised.value)
     assert_hidden(str(raised.value) + repr(raised.value) + logs.text)
@@ -562,7 +570,7 @@ def test_connection_refused_hides_secrets(landing: Path, sleep: FakeSleep, logs:
         port = probe.getsockname()[1]
     url = f"http://budi:{PASSWORD}@127.0.0.1:{port}/data.csv?api_key={TOKEN}"
     with pytest.raises(FetchError, match="gave up after 2 attempts") as raised:
-        fetch(url, landing / NAME, retries=1, timeout=0.5, sleep=sleep)
+        fetch(url, landing / NAME, retries=1, timeout=0.5, sleep=sleep, policy=LOCAL_HTTP)
     assert_hidden(str(raised.value) + logs.text)
     assert list(landing.iterdir()) == []
 
@@ -590,9 +598,9 @@ def package(server: Server, hash_value: str) -> dict[str, Any]:
 def test_ckan_resource_then_fetch(server: Server, landing: Path, sleep: FakeSleep) -> None:
     digest = hashlib.sha256(BODY).hexdigest()
     server.scenario.ckan = {"dpt-6309": package(server, f"sha256:{digest}")}
-    url, sha = ckan_resource(server.url(""), "dpt-6309", "DPT Tabalong", sleep=sleep)
+    url, sha = ckan_resource(server.url(""), "dpt-6309", "DPT Tabalong", sleep=sleep, policy=LOCAL)
     assert (url, sha) == (server.url(), digest)
-    result = fetch(url, landing / NAME, sha256=sha, sleep=sleep)
+    result = fetch(url, landing / NAME, sha256=sha, sleep=sleep, policy=LOCAL)
     assert result.sha256 == digest
     assert (landing / NAME).read_bytes() == BODY
 
@@ -605,14 +613,15 @@ def test_ckan_hash_forms(
     server: Server, sleep: FakeSleep, hash_value: str, expected: str | None
 ) -> None:
     server.scenario.ckan = {"dpt-6309": package(server, hash_value)}
-    assert ckan_resource(server.url(""), "dpt-6309", "dpt tabalong", sleep=sleep)[1] == expected
+    found = ckan_resource(server.url(""), "dpt-6309", "dpt tabalong", sleep=sleep, policy=LOCAL)
+    assert found[1] == expected
 
 
 def test_ckan_resource_by_id_and_relative_url(server: Server, sleep: FakeSleep) -> None:
     result = package(server, "")
     result["resources"][1]["url"] = "/dataset/dpt-6309/rekap.csv"
     server.scenario.ckan = {"dpt-6309": result}
-    url, _ = ckan_resource(server.url("/"), "dpt-6309", "r-2", sleep=sleep)
+    url, _ = ckan_resource(server.url("/"), "dpt-6309", "r-2", sleep=sleep, policy=LOCAL)
     assert url == server.url("/dataset/dpt-6309/rekap.csv")
 
 
@@ -620,10 +629,10 @@ def test_ckan_errors(server: Server, sleep: FakeSleep, logs: Any) -> None:
     server.scenario.ckan = {"dpt-6309": package(server, "")}
     portal = server.url("", userinfo=f"budi:{PASSWORD}@")
     with pytest.raises(FetchError, match="no resource 'DPT Balangan'.*'DPT Tabalong'") as err:
-        ckan_resource(portal, "dpt-6309", "DPT Balangan", sleep=sleep)
+        ckan_resource(portal, "dpt-6309", "DPT Balangan", sleep=sleep, policy=LOCAL_HTTP)
     assert_hidden(str(err.value))
     with pytest.raises(FetchError, match="dataset 'dpt-9999' not found") as err:
-        ckan_resource(portal, "dpt-9999", "DPT Tabalong", sleep=sleep)
+        ckan_resource(portal, "dpt-9999", "DPT Tabalong", sleep=sleep, policy=LOCAL_HTTP)
     assert err.value.status == 404
     assert_hidden(str(err.value) + logs.text)
 
@@ -631,7 +640,9 @@ def test_ckan_errors(server: Server, sleep: FakeSleep, logs: Any) -> None:
 def test_ckan_retries_server_errors(server: Server, sleep: FakeSleep) -> None:
     server.scenario.ckan = {"dpt-6309": package(server, "")}
     server.scenario.stall_headers = 1
-    url, _ = ckan_resource(server.url(""), "dpt-6309", "DPT Tabalong", timeout=0.3, sleep=sleep)
+    url, _ = ckan_resource(
+        server.url(""), "dpt-6309", "DPT Tabalong", timeout=0.3, sleep=sleep, policy=LOCAL
+    )
     assert url == server.url()
     assert len(server.scenario.seen) == 2
     assert len(sleep.calls) == 1

@@ -60,7 +60,7 @@ def _deployment(path, landing, portal_url: str, table: str) -> None:  # type: ig
         "regions:\n"
         "  '6309':\n"
         f"    dukcapil: {{kind: database, url_env: PADU_TEST_REGISTRY_DB, table: {table}}}\n"
-        f"    kpu: {{kind: http, url: '{portal_url}/voters.csv'}}\n"
+        f"    kpu: {{kind: http, url: '{portal_url}/voters.csv', allow_hosts: [127.0.0.1]}}\n"
     )
 
 

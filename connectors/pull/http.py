@@ -26,7 +26,11 @@ there.
 
 Credentials (basic auth, user info in the URL, API keys in headers or the query string) never
 appear in logs, exception messages or results: URLs are shown with the secret parts replaced
-by ``***`` and headers are never echoed.
+by ``***`` and headers are never echoed. They are sent only to the origin they belong to
+(the portal's), never over plain http unless the source allows it, and redirects are followed
+here, hop by hop, under the same rules; no host with a private, loopback or link-local address
+is asked unless the source lists it, and no body may exceed the source's size limit
+(``connectors.pull.guard``).
 """
 
 from __future__ import annotations
@@ -44,11 +48,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote, unquote, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 import requests
 
 from connectors.landing import Ignored, identify
+from connectors.pull import guard
+from connectors.pull.guard import Policy, Refused, TooLarge, origin
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +84,6 @@ _PERMANENT_ERRORS = (
     requests.exceptions.InvalidSchema,
     requests.exceptions.InvalidHeader,
     requests.exceptions.URLRequired,
-    requests.exceptions.TooManyRedirects,
     requests.exceptions.SSLError,
 )
 
@@ -148,14 +153,36 @@ class _Target:
     auth: tuple[str, str] | None
     headers: dict[str, str]
     secrets: tuple[str, ...]  # strings that must never be shown
+    home: tuple[str, str, int]  # the origin the credentials belong to
+    policy: Policy
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
 
+    @property
+    def has_credentials(self) -> bool:
+        return self.auth is not None or any(_SENSITIVE.search(name) for name in self.headers)
 
-def _target(url: str, auth: tuple[str, str] | None, headers: Mapping[str, str] | None) -> _Target:
+    def credentials(self, url: str) -> tuple[tuple[str, str] | None, dict[str, str]]:
+        """The auth and headers to send to ``url``: the credentials only to their origin."""
+        if origin(url) == self.home:
+            return self.auth, dict(self.headers)
+        if self.has_credentials:
+            log.info("%s: no credentials sent to %s, not their origin", self.shown, redact(url))
+        plain = {name: v for name, v in self.headers.items() if not _SENSITIVE.search(name)}
+        return None, plain
+
+
+def _target(
+    url: str,
+    auth: tuple[str, str] | None,
+    headers: Mapping[str, str] | None,
+    policy: Policy,
+    home: str | None = None,
+) -> _Target:
+    """The request for ``url``; credentials are for ``home``'s origin (default: ``url``'s)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {redact(url)}")
@@ -172,21 +199,49 @@ def _target(url: str, auth: tuple[str, str] | None, headers: Mapping[str, str] |
         auth = auth or url_auth
     if auth is not None:
         secrets.append(auth[1] or auth[0])  # with no password, the user name is the token
+    in_query = False  # a secret in the query string, sent wherever the URL goes
     for param in parts.query.split("&"):
         name, eq, value = param.partition("=")
         if eq and _SENSITIVE.search(unquote_plus(name)):
             secrets.append(value)
+            in_query = True
     for name, value in (headers or {}).items():
         if _SENSITIVE.search(name):
             secrets += [value, value.split()[-1] if value.strip() else ""]  # "Bearer <token>"
     variants = {form for s in secrets for form in (s, unquote(s), quote(s, safe="")) if form}
-    return _Target(
+    target = _Target(
         url=urlunsplit((parts.scheme, host, parts.path, parts.query, "")),
         shown=redact(url),
         auth=auth,
         headers=dict(headers or {}),
         secrets=tuple(sorted(variants, key=len, reverse=True)),
+        home=origin(home or url),
+        policy=policy,
     )
+    try:
+        if target.has_credentials:
+            policy.check_credentials(home or url)
+        if in_query:
+            policy.check_credentials(url)
+    except Refused as why:
+        raise FetchError(f"{target.shown}: {why}") from None
+    return target
+
+
+def _get(
+    session: requests.Session,
+    target: _Target,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    stream: bool,
+) -> requests.Response:
+    """GET ``target`` with ``guard.get``: each hop checked, the credentials only for their
+    origin. Raises ``Refused``, ``TooLarge`` or requests' exceptions."""
+    return guard.get(
+        session, target.url, policy=target.policy, credentials=target.credentials,
+        headers=headers, timeout=timeout, stream=stream, show=lambda url: target.scrub(redact(url)),
+    )  # fmt: skip
 
 
 # --- retrying -----------------------------------------------------------------------------
@@ -247,6 +302,11 @@ def _retrying(
         except FetchError as err:
             err.attempts = attempts
             raise
+        except (Refused, TooLarge) as why:
+            hop = getattr(why, "url", None)
+            hop = f" (redirected to {redact(hop)})" if hop and hop != target.url else ""
+            message = target.scrub(f"{target.shown}{hop}: {why}")
+            raise FetchError(message, attempts=attempts) from None
         except _Restart as why:
             restarts += 1
             if restarts > MAX_RESTARTS or on_restart is None:
@@ -289,6 +349,11 @@ def _status_failure(response: Any, target: _Target, detail: str = "") -> Excepti
         return None
     reason = target.scrub(f"HTTP {status} {response.reason or ''}".strip())
     hint = detail or _STATUS_HINTS.get(status, "")
+    answered = origin(response.url or target.url)
+    if status == 401 and target.has_credentials and answered != target.home:
+        hint = "the server wants credentials; those given are sent to {}://{}:{} only".format(
+            *target.home
+        )
     reason = f"{reason}: {hint}" if hint else reason
     if status in RETRY_STATUS:
         return _Retry(
@@ -377,20 +442,14 @@ def _attempt(
     if not download.ranges:
         download.discard()
     offset = download.offset()
-    headers = {**target.headers, "Accept-Encoding": "identity"}  # ranges count raw bytes
+    headers = {"Accept-Encoding": "identity"}  # ranges count raw bytes
     if offset:
         headers["Range"] = f"bytes={offset}-"
         if download.validator:
             headers["If-Range"] = download.validator
         log.info("%s: asking to resume at byte %d", target.shown, offset)
     try:
-        with session.get(
-            target.url,
-            headers=headers,
-            auth=target.auth,
-            timeout=(timeout, timeout),
-            stream=True,
-        ) as response:
+        with _get(session, target, headers, timeout, stream=True) as response:
             _receive(response, target, download, offset, "If-Range" in headers)
     except requests.RequestException as err:
         raise _request_failure(err, target) from None
@@ -400,6 +459,7 @@ def _receive(
     response: Any, target: _Target, download: _Download, offset: int, validated: bool
 ) -> None:
     if response.status_code == 416 and offset:
+        target.policy.check_size(offset, announced=False)  # a leftover as large
         _range_refused(response, download, offset, validated)
         return
     failure = _status_failure(response, target)
@@ -407,8 +467,9 @@ def _receive(
         raise failure
     _check_content_type(response, target)
     append, total = _continuation(response, target, download, offset)
+    target.policy.check_size(total)
     download.remember(response)
-    _stream(response, download.part, append, total)
+    _stream(response, download.part, append, total, target.policy)
 
 
 def _range_refused(response: Any, download: _Download, offset: int, validated: bool) -> None:
@@ -445,9 +506,12 @@ def _continuation(
     return False, int(length) if length.isdigit() else None
 
 
-def _stream(response: Any, part: Path, append: bool, total: int | None) -> None:
+def _stream(response: Any, part: Path, append: bool, total: int | None, policy: Policy) -> None:
+    """Write the body onto ``part``, counted against the size limit as it comes in (the
+    ``Content-Length`` may be missing, or wrong when the server compresses anyway)."""
+    start = part.stat().st_size if append and part.exists() else 0
     with part.open("ab" if append else "wb") as handle:
-        for chunk in response.iter_content(CHUNK):
+        for chunk in policy.capped(response.iter_content(CHUNK), start):
             handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
@@ -535,6 +599,8 @@ def fetch(
     headers: Mapping[str, str] | None = None,
     expect: Expect = "csv",
     sleep: Sleep = time.sleep,
+    policy: Policy | None = None,
+    credentials_origin: str | None = None,
 ) -> FetchResult:
     """Download ``url`` to ``out`` (a landing-folder name), resuming and retrying as needed.
 
@@ -542,9 +608,14 @@ def fetch(
     transient failures are retried, after ``backoff * 2**n`` seconds (plus jitter) or what
     ``Retry-After`` says. ``sha256`` (``<hex>`` or ``sha256:<hex>``) is checked when given.
     ``auth`` (user, password) is sent as basic auth; user info in ``url`` is used when
-    ``auth`` is not given. Raises ``FetchError``; ``out`` is only ever written whole.
+    ``auth`` is not given. Credentials (``auth``, user info, secret-looking ``headers``) go only
+    to the origin of ``credentials_origin`` (a CKAN resource's portal), by default ``url``'s
+    own; a request anywhere else, a redirect included, goes without them. ``policy`` says
+    which private hosts may be asked, whether plain http may carry credentials and how large
+    the file may be (default: ``Policy()``, public https hosts, 2 GiB). Raises ``FetchError``;
+    ``out`` is only ever written whole.
     """
-    target = _target(url, auth, headers)
+    target = _target(url, auth, headers, policy or Policy(), credentials_origin)
     expected = None
     if sha256:
         expected = normalise_sha256(sha256)
@@ -596,106 +667,3 @@ def fetch(
         etag=download.etag,
         last_modified=download.last_modified,
     )
-
-
-def ckan_resource(
-    portal: str,
-    dataset: str,
-    resource_name: str,
-    *,
-    timeout: float = 30,
-    retries: int = 4,
-    backoff: float = 1.0,
-    auth: tuple[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    sleep: Sleep = time.sleep,
-) -> tuple[str, str | None]:
-    """The download URL of a CKAN dataset's resource, and its sha256 if the portal gives one.
-
-    ``resource_name`` matches a resource's name (exactly, else ignoring case) or its id. The
-    hash is returned only when it is a sha256 (``sha256:<hex>`` or 64 hex digits); other
-    algorithms (often md5) cannot be checked and give None. For a private dataset pass the
-    portal's API token in ``headers`` (``{"Authorization": token}``).
-    """
-    base = portal.rstrip("/")
-    api = f"{base}/api/3/action/package_show?{urlencode({'id': dataset})}"
-    target = _target(api, auth, headers)
-    with requests.Session() as session:
-        package, _ = _retrying(
-            lambda: _ckan_call(session, target, timeout, dataset),
-            target,
-            retries=retries,
-            backoff=backoff,
-            sleep=sleep,
-        )
-    resource = _pick_resource(package.get("resources"), dataset, resource_name, target)
-    link = resource.get("url")
-    if not isinstance(link, str) or not link.strip():
-        raise FetchError(f"{target.shown}: resource {resource_name!r} has no download URL")
-    hash_value = resource.get("hash") or ""
-    digest = normalise_sha256(hash_value) if isinstance(hash_value, str) else None
-    if hash_value and digest is None:
-        log.warning(
-            "resource %r of %r: its hash is not a sha256; the download is not checked against it",
-            resource_name,
-            dataset,
-        )
-    return urljoin(base + "/", link.strip()), digest
-
-
-def _ckan_call(
-    session: requests.Session, target: _Target, timeout: float, dataset: str
-) -> dict[str, Any]:
-    """``package_show``'s result. Raises _Retry for transient failures."""
-    try:
-        response = session.get(
-            target.url,
-            headers={**target.headers, "Accept": "application/json"},
-            auth=target.auth,
-            timeout=(timeout, timeout),
-        )
-    except requests.RequestException as err:
-        raise _request_failure(err, target) from None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    message = _ckan_message(answer)
-    if response.status_code == 404:
-        message = f"dataset {dataset!r} not found on the portal ({message or 'HTTP 404'})"
-    failure = _status_failure(response, target, target.scrub(message))
-    if failure is not None:
-        raise failure
-    if not isinstance(answer, dict):
-        raise FetchError(f"{target.shown}: the answer is not CKAN API JSON; is this a CKAN portal?")
-    if not answer.get("success") or not isinstance(answer.get("result"), dict):
-        raise FetchError(f"{target.shown}: CKAN refused: {target.scrub(message or 'no result')}")
-    result: dict[str, Any] = answer["result"]
-    return result
-
-
-def _ckan_message(answer: Any) -> str:
-    if not isinstance(answer, dict) or not isinstance(answer.get("error"), dict):
-        return ""
-    error = answer["error"]
-    return str(error.get("message") or error.get("__type") or "")[:300]
-
-
-def _pick_resource(resources: Any, dataset: str, name: str, target: _Target) -> dict[str, Any]:
-    listed = [r for r in resources or [] if isinstance(r, dict)]
-    matches = [r for r in listed if name in (r.get("name"), r.get("id"))]
-    if not matches:
-        wanted = name.casefold()
-        matches = [r for r in listed if str(r.get("name") or "").casefold() == wanted]
-    if not matches:
-        names = ", ".join(repr(r.get("name")) for r in listed) or "none"
-        raise FetchError(
-            f"{target.shown}: dataset {dataset!r} has no resource {name!r} (it has: {names})"
-        )
-    if len(matches) > 1:
-        ids = ", ".join(str(r.get("id")) for r in matches)
-        raise FetchError(
-            f"{target.shown}: dataset {dataset!r} has {len(matches)} resources named {name!r}; "
-            f"name one by its id ({ids})"
-        )
-    return matches[0]

@@ -84,7 +84,8 @@ def _pull_http(
     config: HttpOrigin, source: Source, kab: Kabupaten, folder: Path, today: date,
     context: dg.AssetExecutionContext,
 ) -> dg.MaterializeResult:  # fmt: skip
-    from connectors.pull.http import FetchError, ckan_resource, fetch
+    from connectors.pull.ckan import ckan_resource
+    from connectors.pull.http import FetchError, fetch
 
     target = folder / extract_name(source, kab, today, config.format)
     try:
@@ -93,12 +94,14 @@ def _pull_http(
             url, portal_hash = ckan_resource(
                 config.ckan.portal, config.ckan.dataset, config.ckan.resource,
                 timeout=config.timeout_seconds, retries=config.retries, auth=config.auth(),
+                policy=config.policy(),
             )  # fmt: skip
             digest = digest or portal_hash
         assert url is not None
         result = fetch(
             url, target, timeout=config.timeout_seconds, retries=config.retries,
-            sha256=digest, auth=config.auth(), expect=config.format,
+            sha256=digest, auth=config.auth(), expect=config.format, policy=config.policy(),
+            credentials_origin=config.credentials_origin(),  # not a resource hosted elsewhere
         )  # fmt: skip
     except (FetchError, DeploymentError) as err:
         raise fail(str(err)) from None
