@@ -177,6 +177,23 @@ run_audit = sa.Table(
     comment="Append-only: one row per finished run.",
 )
 
+refused_file = sa.Table(
+    "refused_file",
+    metadata,
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("source_file", sa.String, nullable=False, comment="the file refused"),
+    sa.Column("region", sa.String, nullable=False),
+    sa.Column("snapshot_date", sa.Date, comment="the refused file's snapshot date"),
+    sa.Column("checksum", sa.String, nullable=False, comment="sha256 of the refused file"),
+    sa.Column("reason", sa.String, nullable=False, comment="why it was not loaded"),
+    sa.Column("current_file", sa.String, nullable=False, comment="the snapshot used instead"),
+    sa.Column("stale_since", sa.Date, nullable=False, comment="that snapshot's date"),
+    sa.Column("run_id", sa.String, nullable=False, index=True),
+    sa.Column("refused_at", sa.DateTime, nullable=False),
+    comment="Append-only: each newest file a run refused (unreadable, or far fewer rows than "
+    "the current snapshot), while the run published with the source's current snapshot.",
+)
+
 review_queue = sa.Table(
     "review_queue",
     metadata,
@@ -269,7 +286,7 @@ quality_result = sa.Table(
 
 PUBLISHED = (
     resident, resident_link, quarantine, quarantine_line, load_audit, review_queue,
-    resident_history, discrepancy, source_record, source_change, run_audit,
+    resident_history, discrepancy, source_record, source_change, run_audit, refused_file,
 )  # fmt: skip
 #: Published tables a run replaces its region's rows of; the others keep history and are
 #: added to (rows of a file are written once, when the file is first loaded).

@@ -59,6 +59,11 @@ class QualitySettings:
     #: provinces created in 2022 are not split out in it).
     extra_province_codes: tuple[str, ...] = ("93", "94", "95", "96")
 
+    #: A source's new file must hold at least this share of the rows of its current snapshot;
+    #: a file that suddenly holds fewer is refused and the source stays on its current
+    #: snapshot (0 accepts any file, e.g. once after a region was split).
+    snapshot_rows_min_share: float = 0.5
+
     # --- warnings ----------------------------------------------------------------------------
     #: Largest share of records whose NIK-encoded birth date or sex differs from the record's
     #: (a NIK is never reissued when a birth date is corrected: a warning, not a rejection).

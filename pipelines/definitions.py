@@ -25,6 +25,7 @@ from pipelines.automation import (
     region_schedules,
     sync_job,
 )
+from pipelines.assets.file_checks import FILE_CHECKS
 from pipelines.checks import row_accounting
 from pipelines.executors import choose_executor
 from pipelines.quality import QUALITY_CHECKS
@@ -105,7 +106,7 @@ def build_resources(
 #: The assets of one region's run (partitioned by region); the cross-region pass runs over
 #: all regions' published state after their runs.
 ALL_ASSETS = [*PULL_ASSETS, *SOURCE_ASSETS, linked_residents, published_tables]
-ALL_CHECKS = [row_accounting, *QUALITY_CHECKS]
+ALL_CHECKS = [*FILE_CHECKS, row_accounting, *QUALITY_CHECKS]
 
 # With a deployment file (PADU_SOURCES), each region listed there gets its own schedule;
 # without one, one daily schedule syncs every region that has extracts in the landing folder.

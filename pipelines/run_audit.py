@@ -81,10 +81,13 @@ def run_row(
     outputs: Mapping[str, int],
     finished: pd.Timestamp,
     fingerprint: str,
+    message: str | None = None,
 ) -> pd.DataFrame:
-    """The row a successful run publishes with its tables."""
+    """The row a successful run publishes with its tables (``message``: what the auditor
+    should know of it, e.g. a source that stayed on an older snapshot)."""
     return audit_row(
-        context.run, context.instance, region, status, files, outputs, None, finished, fingerprint
+        context.run, context.instance, region, status, files, outputs, message, finished,
+        fingerprint,
     )
 
 

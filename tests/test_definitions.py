@@ -21,7 +21,8 @@ def test_asset_graph():
     assert keys == sources | {"linked_residents", "resident", "resident_link", "quarantine",
                               "load_audit", "review_queue", "resident_history",
                               "discrepancy", "source_record", "source_change",
-                              "run_audit", "quarantine_line", "cross_region_link"}  # fmt: skip
+                              "run_audit", "quarantine_line", "cross_region_link",
+                              "refused_file"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
     cross = {k.to_user_string() for k in graph.get(dg.AssetKey("cross_region_link")).parent_keys}
@@ -32,6 +33,8 @@ def test_asset_graph():
         ("dukcapil_records", "quality"), ("kpu_records", "quality"), ("bps_records", "quality"),
         ("linked_residents", "resident_quality"), ("linked_residents", "link_quality"),
         ("linked_residents", "source_coverage"),
+        *((f"{s}_raw", check) for s in ("dukcapil", "kpu", "bps")
+          for check in ("line_accounting", "current_snapshot")),
     }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from connectors.tables import (
     load_audit,
     quarantine,
     quarantine_line,
+    refused_file,
     resident,
     resident_history,
     resident_link,
@@ -345,6 +346,35 @@ def _load_audit(files: pd.DataFrame, loaded: pd.Series, run_id: str) -> pd.DataF
     )
 
 
+def _refused(files: pd.DataFrame, run_id: str, now: pd.Timestamp) -> pd.DataFrame:
+    """refused_file rows: each source whose newest file the run refused."""
+    refused = files[files["refused_file"].notna()]
+    return pd.DataFrame(
+        {
+            "source": refused["source"].astype("string"),
+            "source_file": refused["refused_file"].astype("string"),
+            "region": refused["region"].astype("string"),
+            "snapshot_date": pd.to_datetime(refused["refused_snapshot"]),
+            "checksum": refused["refused_checksum"].astype("string"),
+            "reason": refused["refused_reason"].astype("string"),
+            "current_file": refused["source_file"].astype("string"),
+            "stale_since": pd.to_datetime(refused["snapshot_date"]),
+            "run_id": pd.Series(run_id, index=refused.index, dtype="string"),
+            "refused_at": pd.Series(now, index=refused.index, dtype="datetime64[ns]"),
+        }
+    )
+
+
+def _stale(files: pd.DataFrame) -> str | None:
+    """The run audit's note of the sources that stayed on an older snapshot, or None."""
+    notes = [
+        f"{row.source} stale since {pd.Timestamp(row.snapshot_date).date().isoformat()} "
+        f"(on {row.source_file}; newest file {row.refused_file} refused: {row.refused_reason})"
+        for row in files[files["refused_file"].notna()].itertuples()
+    ]
+    return "; ".join(notes) or None
+
+
 def _quarantined(
     kab: Kabupaten, files: pd.DataFrame, run_id: str
 ) -> tuple[list[Staged], list[Staged]]:
@@ -365,7 +395,7 @@ def _quarantined(
 #: The tables ``published_tables`` writes, each an asset described by its table comment.
 _PUBLISHED_ASSETS = (
     resident, resident_link, quarantine, review_queue, resident_history, discrepancy,
-    load_audit, source_record, quarantine_line, source_change, run_audit,
+    load_audit, source_record, quarantine_line, source_change, run_audit, refused_file,
 )  # fmt: skip
 
 
@@ -387,10 +417,13 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     region = kab.kemendagri_code
     run = store.read_table(staging.run_table(kab)).iloc[0]
     files = _files(store, kab)
+    stale = _stale(files)
     if bool(run["unchanged"]):
         now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-        row = run_row(context, region, "success", files, {}, now, run["input_fingerprint"])
-        store.append(run_audit.name, row)
+        row = run_row(context, region, "success", files, {}, now, run["input_fingerprint"], stale)
+        store.publish(
+            region, {refused_file.name: _refused(files, run_id, now), run_audit.name: row}
+        )
         context.log.info(f"nothing to publish for {region}: the published tables are current")
         for table in _PUBLISHED_ASSETS:
             yield dg.MaterializeResult(asset_key=table.name, metadata={"unchanged": True})
@@ -422,10 +455,11 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         discrepancy.name: Staged(staging.discrepancy_table(kab), of_run),
         source_record.fullname: Staged(staging.source_records_table(kab), {"region": region}),
         source_change.name: Staged(staging.changes_table(kab), of_run),
+        refused_file.name: _refused(files, run_id, now),
     }
     counts = {name.split(".")[-1]: n for name, n in store.row_counts(tables).items()}
     tables[run_audit.name] = run_row(
-        context, region, "success", files, counts, now, run["input_fingerprint"]
+        context, region, "success", files, counts, now, run["input_fingerprint"], stale
     )
     store.publish(region, tables, new_files=new_files, current_files=files["source_file"].tolist())
     context.log.info(

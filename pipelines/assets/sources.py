@@ -3,6 +3,12 @@
 A file whose checksum the warehouse has already loaded for the region is not read again: its
 standardised records are taken from ``restricted.source_record`` (``reload`` on the landing resource
 forces a re-read, e.g. after a column-mapping change).
+
+A newest file that cannot be read, or that suddenly holds far fewer rows than the source's
+current snapshot (``snapshot_rows_min_share``), is refused: the source stays on its current
+snapshot, so one broken delivery does not hold the other sources back, and the source's
+``current_snapshot`` check fails so that the run is noticed. With no current snapshot to fall
+back on, the region fails.
 """
 
 from pathlib import Path
@@ -13,12 +19,13 @@ import pandas as pd
 from connectors import origin
 from connectors.agencies import FORMATS
 from connectors.extract import TEXT, ExtractError, FileChangedError, RawExtract, checksum_of
+from connectors.landing import ExtractFile
 from connectors.schema import COLUMNS, Source, conform
 from connectors.tables import RESTRICTED
 from connectors.warehouse import Warehouse
 from pipelines.assets import staging
 from pipelines.partitions import regions, run_region
-from pipelines.resources import LandingFolder, SourcesResource, WarehouseResource
+from pipelines.resources import AuditSettings, LandingFolder, SourcesResource, WarehouseResource
 from pipelines.retries import TRANSIENT, fail, transient_only
 
 GROUP = "sources"
@@ -35,6 +42,17 @@ def _loaded_earlier(store: Warehouse, region: str, source: Source, checksum: str
     )
 
 
+def _current_load(store: Warehouse, region: str, source: Source) -> pd.Series | None:
+    """The load_audit row of the source's current snapshot for the region (records kept)."""
+    store.create_tables()
+    found = store.query(
+        "SELECT * FROM load_audit WHERE region = :r AND source = :s AND current "
+        "AND purged_at IS NULL ORDER BY loaded_at DESC LIMIT 1",
+        {"r": region, "s": source.value},
+    )
+    return found.iloc[0] if len(found) else None
+
+
 def _file_info(**values: object) -> pd.DataFrame:
     frame = pd.DataFrame({k: [v] for k, v in values.items()})
     return frame.astype(
@@ -42,12 +60,34 @@ def _file_info(**values: object) -> pd.DataFrame:
          "region": "string", "checksum": "string", "encoding": "string", "rows_read": "Int64",
          "rows_quarantined": "Int64", "file_issues": "string", "new_load": "boolean",
          "origin": "string", "origin_source": "string", "origin_fingerprint": "string",
-         "origin_rows": "Int64"}
+         "origin_rows": "Int64", "lines": "Int64", "refused_file": "string",
+         "refused_checksum": "string", "refused_reason": "string"}
     ).assign(
         snapshot_date=pd.to_datetime(frame["snapshot_date"]),
         origin_snapshot_at=pd.to_datetime(frame["origin_snapshot_at"], utc=True)
         .dt.tz_localize(None)
         .astype("datetime64[ns]"),
+        refused_snapshot=pd.to_datetime(frame["refused_snapshot"]),
+    )  # fmt: skip
+
+
+_NOT_REFUSED = {"refused_file": pd.NA, "refused_checksum": pd.NA, "refused_reason": pd.NA,
+                "refused_snapshot": pd.NaT}  # fmt: skip
+
+
+def _loaded_info(
+    done: pd.Series, extract_path: Path, delivered_as: str, **more: object
+) -> pd.DataFrame:
+    """The staged file row of a file loaded earlier (its records are reused)."""
+    return _file_info(
+        source=done["source"], source_file=done["source_file"], delivered_as=delivered_as,
+        path=str(extract_path.resolve()), region=done["region"],
+        snapshot_date=done["snapshot_date"], checksum=done["checksum"], encoding=done["encoding"],
+        rows_read=done["rows_read"], rows_quarantined=done["rows_quarantined"],
+        file_issues=done["file_issues"], new_load=False, origin=done["origin"],
+        origin_source=done["origin_source"], origin_fingerprint=done["origin_fingerprint"],
+        origin_rows=done["origin_rows"], origin_snapshot_at=done["origin_snapshot_at"],
+        lines=pd.NA, **{**_NOT_REFUSED, **more},
     )  # fmt: skip
 
 
@@ -71,6 +111,7 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         landing: LandingFolder,
         warehouse: WarehouseResource,
         sources: SourcesResource,
+        audit: AuditSettings,
     ) -> dg.MaterializeResult:
         kab = run_region(context)
         extract = landing.extract(source, kab)
@@ -79,7 +120,9 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         try:
             checksum = checksum_of(extract.path)
         except OSError as err:
-            raise fail(f"{name}: cannot read the file: {err.strerror}") from None
+            return _refuse(
+                context, store, extract, "", f"{name}: cannot read the file: {err.strerror}"
+            )
         earlier = pd.DataFrame() if landing.reload else _loaded_earlier(
             store, kab.kemendagri_code, source, checksum
         )  # fmt: skip
@@ -89,15 +132,7 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
                 f"{name}: already loaded as {done['source_file']} by run {done['run_id']} "
                 "(same sha256); its records are reused, the file is not read again"
             )
-            info = _file_info(
-                source=source.value, source_file=done["source_file"], delivered_as=name,
-                path=str(extract.path.resolve()), region=kab.kemendagri_code,
-                snapshot_date=done["snapshot_date"], checksum=checksum, encoding=done["encoding"],
-                rows_read=done["rows_read"], rows_quarantined=done["rows_quarantined"],
-                file_issues=done["file_issues"], new_load=False, origin=done["origin"],
-                origin_source=done["origin_source"], origin_fingerprint=done["origin_fingerprint"],
-                origin_rows=done["origin_rows"], origin_snapshot_at=done["origin_snapshot_at"],
-            )  # fmt: skip
+            info = _loaded_info(done, extract.path, name)
             store.replace_table(staging.file_table(source, kab), info)
             return dg.MaterializeResult(
                 metadata={
@@ -115,15 +150,25 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         except FileChangedError as err:
             raise dg.Failure(str(err)) from None  # retried: the delivery may be complete then
         except (ExtractError, OSError) as err:
-            raise fail(str(err)) from None
+            return _refuse(context, store, extract, checksum, str(err))
         for issue in raw.file_issues:
             context.log.warning(f"{name}: {issue}")
         if raw.rows_read == 0:
             # A full snapshot with no rows would wipe the source from every resident.
-            raise fail(
+            return _refuse(
+                context, store, extract, checksum,
                 f"{name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
-                f"does not replace the current {source.value} data"
-            )
+                f"does not replace the current {source.value} data",
+            )  # fmt: skip
+        current = _current_load(store, kab.kemendagri_code, source)
+        least = audit.quality().snapshot_rows_min_share
+        if current is not None and raw.rows_read < least * int(current["rows_read"]):
+            return _refuse(
+                context, store, extract, checksum,
+                f"{name} holds {raw.rows_read:,} rows, the current snapshot "
+                f"{current['source_file']} {int(current['rows_read']):,}: fewer than "
+                f"{least:.0%} of them (snapshot_rows_min_share)",
+            )  # fmt: skip
         quarantined = len(raw.quarantined)
         context.log.info(f"{name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined")
         store.replace_table(staging.raw_table(source, kab), raw.rows)
@@ -139,6 +184,7 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
             origin_fingerprint=pulled.fingerprint if pulled else pd.NA,
             origin_rows=pulled.rows if pulled else pd.NA,
             origin_snapshot_at=pd.Timestamp(pulled.snapshot_at) if pulled else pd.NaT,
+            lines=raw.lines, **_NOT_REFUSED,
         )  # fmt: skip
         store.replace_table(staging.file_table(source, kab), info)
         return dg.MaterializeResult(
@@ -155,6 +201,40 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         )
 
     return raw_asset
+
+
+def _refuse(
+    context: dg.AssetExecutionContext,
+    store: Warehouse,
+    extract: ExtractFile,
+    checksum: str,
+    reason: str,
+) -> dg.MaterializeResult:
+    """Keep the source on its current snapshot instead of the newest file, which is refused
+    for ``reason``; with no current snapshot the region fails."""
+    kab = run_region(context)
+    current = _current_load(store, kab.kemendagri_code, extract.source)
+    if current is None:
+        raise fail(reason)
+    stale_since = pd.Timestamp(current["snapshot_date"]).date()
+    context.log.error(
+        f"{reason}; {extract.source.value} stays on its current snapshot "
+        f"{current['source_file']} of {stale_since.isoformat()}"
+    )
+    info = _loaded_info(
+        current, extract.path, extract.path.name, refused_file=extract.path.name,
+        refused_checksum=checksum, refused_reason=reason, refused_snapshot=extract.snapshot,
+    )  # fmt: skip
+    store.replace_table(staging.file_table(extract.source, kab), info)
+    return dg.MaterializeResult(
+        metadata={
+            "file": extract.path.name,
+            "region": kab.kemendagri_code,
+            "refused": reason,
+            "current_snapshot": str(current["source_file"]),
+            "stale_since": stale_since.isoformat(),
+        }
+    )
 
 
 def _records_asset(source: Source) -> dg.AssetsDefinition:

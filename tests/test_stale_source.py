@@ -1,0 +1,124 @@
+"""One broken source does not hold the others back: its newest file is refused and the source
+stays on its current snapshot, the run publishes the others, says which source is stale and
+since when, and still fails so that an engineer notices."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from connectors.synthetic import generate
+from connectors.warehouse import Warehouse
+from pipelines.cli import run_pipeline
+
+OLD, NEW = "20261101", "20261102"
+
+
+def _query(url: str, sql: str) -> pd.DataFrame:
+    store = Warehouse(url)
+    try:
+        return store.query(sql)
+    finally:
+        store.dispose()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """A region loaded once: the current snapshot of every source is of 2026-11-01."""
+    root = tmp_path_factory.mktemp("stale")
+    generate(region="6309", people=800, seed=4, out=root / "landing")
+    url = f"duckdb:///{root / 'w.duckdb'}"
+    assert run_pipeline(root / "landing", url, None, echo=lambda _: None)
+    return root, url
+
+
+def _next_delivery(root: Path, url: str, name: str) -> tuple[Path, str]:
+    """A copy of the warehouse, and a landing folder with the next day's files."""
+    folder = root / name
+    folder.mkdir()
+    for path in (root / "landing").iterdir():
+        shutil.copy(path, folder / path.name.replace(OLD, NEW))
+    voters = next(folder.glob("kpu_*"))  # a new voter list: one voter fewer
+    voters.write_text(voters.read_text(encoding="utf-8").rsplit("\n", 2)[0] + "\n", "utf-8")
+    copy = root / f"{name}.duckdb"
+    shutil.copy(url.removeprefix("duckdb:///"), copy)
+    return folder, f"duckdb:///{copy}"
+
+
+def _current(url: str) -> dict[str, str]:
+    rows = _query(url, "SELECT source, source_file FROM load_audit WHERE current")
+    return dict(zip(rows["source"], rows["source_file"], strict=True))
+
+
+def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(first_run):
+    root, first_url = first_run
+    landing, url = _next_delivery(root, first_url, "broken")
+    registry = next(landing.glob("dukcapil_*"))
+    lines = registry.read_text(encoding="utf-8").splitlines()
+    registry.write_text("\n".join(["X" + lines[0][3:], *lines[1:]]) + "\n", encoding="utf-8")
+    out: list[str] = []
+
+    assert not run_pipeline(landing, url, None, echo=out.append)  # exits non-zero
+
+    current = _current(url)
+    assert current["dukcapil"] == registry.name.replace(NEW, OLD)  # stale: the current snapshot
+    assert current["kpu"].endswith(f"{NEW}.csv")  # the new voter list is published
+    refused = _query(url, "SELECT * FROM refused_file")
+    assert list(refused["source_file"]) == [registry.name]
+    assert "missing required column(s) NIK" in refused.loc[0, "reason"]
+    assert str(refused.loc[0, "stale_since"])[:10] == "2026-11-01"
+    audit = _query(url, "SELECT status, message FROM run_audit ORDER BY finished_at")
+    assert audit["status"].iloc[-1] == "success"
+    assert audit["message"].iloc[-1].startswith("dukcapil stale since 2026-11-01")
+    assert any("dukcapil_raw.current_snapshot: FAILED" in line for line in out)
+    linked = _query(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
+    assert set(linked) == set(current.values())
+
+
+def test_a_file_with_far_fewer_rows_is_refused_with_both_counts(first_run):
+    root, first_url = first_run
+    landing, url = _next_delivery(root, first_url, "shrunk")
+    voters = next(landing.glob("kpu_*"))
+    lines = voters.read_text(encoding="utf-8").splitlines()
+    voters.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
+    before = _query(url, "SELECT rows_read FROM load_audit WHERE current AND source = 'kpu'")
+
+    assert not run_pipeline(landing, url, None, echo=lambda _: None)
+
+    reason = _query(url, "SELECT reason FROM refused_file")["reason"].iloc[0]
+    assert f"holds 10 rows, the current snapshot kpu_dpt_6309_{OLD}.csv" in reason
+    assert f"{int(before['rows_read'].iloc[0]):,}" in reason
+    assert _current(url)["kpu"].endswith(f"{OLD}.csv")
+
+
+def test_a_region_with_no_earlier_snapshot_still_fails(tmp_path):
+    generate(region="6309", people=300, seed=5, out=tmp_path / "landing")
+    registry = next((tmp_path / "landing").glob("dukcapil_*"))
+    registry.write_bytes(b"NAMA_LGKP|ALAMAT\nBUDI|JL. MAWAR\n")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    assert not run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    assert _query(url, "SELECT count(*) AS n FROM resident")["n"].iloc[0] == 0
+    assert _query(url, "SELECT count(*) AS n FROM refused_file")["n"].iloc[0] == 0
+
+
+def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(tmp_path, monkeypatch):
+    """The line count is a blocking check of its own: were the reader to lose a line, nothing
+    of the region would be published."""
+    from connectors import extract
+
+    scan = extract._scan
+
+    def one_line_more(path):  # type: ignore[no-untyped-def]
+        found = scan(path)
+        return extract._Scan(found.checksum, found.line_break, found.lines + 1)
+
+    monkeypatch.setattr(extract, "_scan", one_line_more)
+    generate(region="6309", people=300, seed=6, out=tmp_path / "landing")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    out: list[str] = []
+    assert not run_pipeline(tmp_path / "landing", url, None, echo=out.append)
+    assert any("line_accounting" in line for line in out), out
+    assert _query(url, "SELECT count(*) AS n FROM resident")["n"].iloc[0] == 0
