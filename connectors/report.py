@@ -9,6 +9,8 @@ behind it (also in ``discrepancy.csv``). No NIK or KK number is read.
 from __future__ import annotations
 
 import csv
+import os
+import urllib.parse
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -57,6 +59,19 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.4f}"
     return str(value)
+
+
+def _docs_link(page: object, out: Path) -> str:
+    """The link from the report in ``out`` to a Data Docs page: relative, so that the two
+    folders can be moved or served together; a file URL where no relative path exists."""
+    if not isinstance(page, str) or not page:
+        return ""
+    target = Path(page).resolve()
+    try:
+        relative = os.path.relpath(target, out.resolve())
+    except ValueError:  # another drive
+        return target.as_uri()
+    return urllib.parse.quote(Path(relative).as_posix())
 
 
 def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path:
@@ -122,16 +137,15 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
     write_csv(latest_runs, out / "quality.csv")
 
     quality_rows = latest_runs.assign(
-        data_docs=latest_runs["data_docs"].map(
-            lambda p: f"file://{Path(p).resolve()}" if isinstance(p, str) else ""
-        )
+        data_docs=latest_runs["data_docs"].map(lambda page: _docs_link(page, out))
     )
     quality_html = _table(quality_rows[["region", "suite", "status", "rows", "failed_blocking",
                                         "warnings"]])  # fmt: skip
     docs_links = "".join(
-        f'<li><a href="{escape(link)}">Data Docs ({escape(suite)})</a></li>'
-        for suite, link in zip(quality_rows["suite"], quality_rows["data_docs"], strict=True)
-        if link
+        f'<li><a href="{escape(row.data_docs)}">Data Docs ({escape(row.region)}, '
+        f"{escape(row.suite)})</a></li>"
+        for row in quality_rows.itertuples()
+        if row.data_docs
     )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     regions = ", ".join(sorted(set(audit["region"]))) or "none"

@@ -1,8 +1,11 @@
 """Runs suites with Great Expectations 1.x and returns plain results.
 
 One ephemeral context per call: a pandas data source, one dataframe asset per suite with a
-whole-dataframe batch definition, a ``ValidationDefinition`` and a ``Checkpoint`` whose
-``UpdateDataDocsAction`` writes the Data Docs into the folder the caller names.
+whole-dataframe batch definition, a ``ValidationDefinition`` and a ``Checkpoint``; then the
+Data Docs are updated in the folder the caller names. The site keeps every validation of every
+suite and run: the suites and validation results it is rendered from are kept beside its pages
+(``STORES``, inside the same folder), since GX removes from the site the pages of results its
+stores no longer hold. Each result names its own page (``SuiteResult.data_docs_page``).
 
 Personal data: results are requested as SUMMARY with ``partial_unexpected_count: 0`` at the
 checkpoint (GX ignores ``result_format`` on single expectations), so only counts and
@@ -17,11 +20,15 @@ when ``result.passed`` but ``result.warnings`` is not empty.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
 import re
 import time
-from collections.abc import Iterable
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,10 @@ from typing import Any
 from expectations.suites import Rule, Severity, SuiteSpec
 
 DOCS_SITE = "padu_quality"
+#: Subfolder of the Data Docs folder holding the suites and validation results (JSON) the site
+#: is built from: counts and percentages only, like the pages.
+STORES = "gx_stores"
+_DOCS_LOCK = ".build.lock"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 _LONG_DIGITS = re.compile(r"\d{6,}")
 
@@ -60,8 +71,9 @@ class SuiteResult:
     results: tuple[ExpectationOutcome, ...]
     rows: int
     seconds: float
-    data_docs_index: Path | None
+    data_docs_index: Path | None  # the Data Docs site's index page
     notes: dict[str, Any] = field(default_factory=dict)  # e.g. kecamatan judged for coverage
+    data_docs_page: Path | None = None  # this validation's page in the site
 
     @property
     def status(self) -> str:
@@ -73,6 +85,7 @@ class SuiteResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["data_docs_index"] = str(self.data_docs_index) if self.data_docs_index else None
+        out["data_docs_page"] = str(self.data_docs_page) if self.data_docs_page else None
         out["status"] = self.status
         return out
 
@@ -90,8 +103,10 @@ class SuiteResult:
         for r in self.results:
             value = r.unexpected_percent if r.unexpected_percent is not None else float("nan")
             meta[f"{r.severity}:{r.rule} unexpected %"] = round(value, 4)
+        if self.data_docs_page is not None:
+            meta["data_docs"] = str(self.data_docs_page)
         if self.data_docs_index is not None:
-            meta["data_docs"] = str(self.data_docs_index)
+            meta["data_docs_index"] = str(self.data_docs_index)
         return meta
 
 
@@ -110,9 +125,11 @@ def run_suites(
 ) -> list[SuiteResult]:
     """Validate each suite's frame against its rules, in one ephemeral GX context.
 
-    ``docs_dir``: folder for the Data Docs site (created; its ``index.html`` is returned in
-    each result). Without it no Data Docs are written. The site accumulates the pages of
-    earlier runs in the same folder, each under its ``run_name`` (e.g. the Dagster run ID).
+    ``docs_dir``: folder for the Data Docs site (created; its ``index.html`` and the page of
+    the suite's validation are returned in each result). Without it no Data Docs are written.
+    The site accumulates the validations of earlier calls in the same folder, each under its
+    ``run_name`` (e.g. the Dagster run ID) and time; processes updating one folder at the same
+    time take turns for the update.
     """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -121,6 +138,9 @@ def run_suites(
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
 
     specs = list(specs)
     names = [spec.name for spec in specs]
@@ -128,8 +148,19 @@ def run_suites(
         raise ValueError(f"suite names repeat: {sorted(names)}")
     docs = Path(docs_dir).resolve() if docs_dir is not None else None
     sites: dict[str, Any] = {}
+    stores = InMemoryStoreBackendDefaults()
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
+        # The site is rendered from these stores; kept in memory, every call would remove
+        # the pages of the suites and runs before it.
+        for name, folder in (
+            (stores.expectations_store_name, "expectations"),
+            (stores.validation_results_store_name, "validations"),
+        ):
+            stores.stores[name]["store_backend"] = {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs / STORES / folder),
+            }
         sites[DOCS_SITE] = {
             "class_name": "SiteBuilder",
             "store_backend": {
@@ -139,23 +170,22 @@ def run_suites(
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
     config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        store_backend_defaults=stores,
         data_docs_sites=sites,
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
     )
     context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas("padu")
-    actions: list[Any] = []
-    if docs is not None:
-        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE]))
 
     results = []
     for spec in specs:
         started = time.perf_counter()
-        suite = context.suites.add(gx.ExpectationSuite(name=spec.name))
-        for rule in spec.rules:
-            suite.add_expectation(_expectation(gx, rule))
+        with _docs_turn(docs):
+            # A suite of this name from an earlier call is replaced: its definition may differ.
+            suite = context.suites.add_or_update(gx.ExpectationSuite(name=spec.name))
+            for rule in spec.rules:
+                suite.add_expectation(_expectation(gx, rule))
         batch = source.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("whole")
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=spec.name, data=batch, suite=suite)
@@ -164,7 +194,6 @@ def run_suites(
             gx.Checkpoint(
                 name=spec.name,
                 validation_definitions=[validation],
-                actions=actions,
                 result_format=RESULT_FORMAT,
             )
         )
@@ -173,10 +202,45 @@ def run_suites(
                 batch_parameters={"dataframe": spec.data},
                 run_id=RunIdentifier(run_name=run_name) if run_name else None,
             )
-        (validation_result,) = run.run_results.values()
+        ((result_id, validation_result),) = run.run_results.items()
+        page = None
+        if docs is not None:
+            # The validation's page and its suite's, as GX's UpdateDataDocsAction builds them.
+            rebuilt: list[Any] = [result_id, ExpectationSuiteIdentifier(name=spec.name)]
+            with _quiet(), _docs_turn(docs):
+                context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=rebuilt)
+            (site,) = context.get_docs_sites_urls(
+                resource_identifier=result_id, site_names=[DOCS_SITE]
+            )
+            page = _path_of(site["site_url"])
         outcomes = _outcomes(spec.rules, validation_result.results)
-        results.append(_suite_result(spec, outcomes, time.perf_counter() - started, docs))
+        results.append(_suite_result(spec, outcomes, time.perf_counter() - started, docs, page))
     return results
+
+
+@contextmanager
+def _docs_turn(docs: Path | None) -> Iterator[None]:
+    """Hold the Data Docs folder while a suite is stored or the pages and index are built,
+    so that no process reads a suite another one is rewriting (suites of one name are
+    shared by all regions). Validation results are written outside it, each to a path of its
+    own; the index skips one it cannot read yet."""
+    if docs is None:
+        yield
+        return
+    with (docs / _DOCS_LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _path_of(url: str | None) -> Path | None:
+    """The file a ``file://`` URL of GX names."""
+    if not url:
+        return None
+    parsed = urllib.parse.urlparse(url)
+    return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else None
 
 
 def _expectation(gx: Any, rule: Rule) -> Any:
@@ -236,7 +300,11 @@ def _error(info: Any) -> str | None:
 
 
 def _suite_result(
-    spec: SuiteSpec, outcomes: list[ExpectationOutcome], seconds: float, docs: Path | None
+    spec: SuiteSpec,
+    outcomes: list[ExpectationOutcome],
+    seconds: float,
+    docs: Path | None,
+    page: Path | None = None,
 ) -> SuiteResult:
     failed = [o for o in outcomes if not o.success]
     blocking = tuple(o.rule for o in failed if o.severity == Severity.BLOCKING.value)
@@ -251,6 +319,7 @@ def _suite_result(
         seconds=seconds,
         data_docs_index=docs / "index.html" if docs is not None else None,
         notes=dict(spec.notes),
+        data_docs_page=page,
     )
 
 

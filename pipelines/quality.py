@@ -1,7 +1,8 @@
 """Data-quality suites (expectations/) surfaced as Dagster asset checks.
 
 Each check runs one Great Expectations suite through padu's runner and reports the key
-figures as check metadata; Data Docs are rebuilt in the audit settings' ``docs_dir``.
+figures as check metadata; Data Docs are updated in the audit settings' ``docs_dir``, and each
+suite's verdict in ``quality_result`` names the page of its validation there.
 Checks on the standardised records and on the linked residents are blocking: bad data
 stops there, before anything is published. Coverage between sources is a warning.
 """
@@ -42,7 +43,8 @@ def _record(store: Warehouse, run_id: str, region: str, result) -> None:  # type
             "rows": [int(result.rows)],
             "failed_blocking": [", ".join(result.failed_blocking) or None],
             "warnings": [", ".join(result.warnings) or None],
-            "data_docs": [str(result.data_docs_index) if result.data_docs_index else None],
+            # This suite's validation page (the site's index lists every run).
+            "data_docs": [str(result.data_docs_page) if result.data_docs_page else None],
             "checked_at": [pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")],
         }
     )

@@ -99,6 +99,48 @@ def test_results_carry_counts_severity_and_data_docs(clean_results, docs_dir):
     assert meta["status"] == "passed" and "warning:nik_date_matches unexpected %" in meta
     html = list(docs_dir.rglob("*.html"))
     assert any("records_kpu" in p.name for p in html)
+    # The result names the page of its own validation, not the site's index.
+    page = kpu.data_docs_page
+    assert page is not None and page.is_file() and page != kpu.data_docs_index
+    assert page.is_relative_to(docs_dir.resolve() / "validations" / "records_kpu")
+    assert meta["data_docs"] == str(page) and meta["data_docs_index"] == str(kpu.data_docs_index)
+
+
+def _small_suite(name: str) -> SuiteSpec:
+    from expectations.suites import Rule, Severity
+
+    rule = Rule(
+        "code_known",
+        "ExpectColumnValuesToBeInSet",
+        {"column": "code", "value_set": ["a", "b"]},
+        Severity.BLOCKING,
+        "known code",
+    )
+    return SuiteSpec(name, pd.DataFrame({"code": ["a", "b", "a"]}), (rule,))
+
+
+def test_data_docs_keep_every_suite_of_every_run(tmp_path):
+    """Each call adds its validations to the site: the pages of the suites and runs before it
+    stay, each result names its own page, and the index links every one of them."""
+    docs = tmp_path / "docs"
+    first = run_suites([_small_suite("alpha"), _small_suite("beta")], docs_dir=docs,
+                       run_name="run-one")  # fmt: skip
+    second = run_suites([_small_suite("beta"), _small_suite("gamma")], docs_dir=docs,
+                        run_name="run-two")  # fmt: skip
+    results = [*first, *second]
+    pages = [r.data_docs_page for r in results]
+    assert all(p is not None for p in pages) and len(set(pages)) == 4
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    for result, page in zip(results, pages, strict=True):
+        assert page is not None and page.is_file(), page
+        assert result.data_docs_index == docs.resolve() / "index.html"
+        relative = page.relative_to(docs.resolve())
+        assert relative.parts[:2] == ("validations", result.name)
+        assert relative.as_posix() in index
+    run_names = [p.relative_to(docs.resolve()).parts[2] for p in pages if p is not None]
+    assert run_names == ["run-one", "run-one", "run-two", "run-two"]
+    # Both runs of suite beta are listed, and every suite's page of expectations is kept.
+    assert {p.stem for p in (docs / "expectations").glob("*.html")} == {"alpha", "beta", "gamma"}
 
 
 # --- each rule fails on data broken on purpose ----------------------------------------------

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import urllib.parse
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,6 +52,22 @@ def test_exports_hold_every_finding_with_its_source_rows(report):
     for export in path.parent.glob("*.csv"):  # nothing a spreadsheet would run as a formula
         cells = pd.read_csv(export, dtype=str, keep_default_na=False).to_numpy().ravel()
         assert not [c for c in cells if c[:1] in ("=", "+", "@")], export.name
+
+
+def test_each_verdict_links_its_own_data_docs_page(report):
+    """Every suite's verdict names the page of its own validation in the run, and the report
+    links those pages by relative paths."""
+    path, _ = report
+    quality = pd.read_csv(path.parent / "quality.csv")
+    pages = [Path(page) for page in quality["data_docs"]]
+    assert len(set(pages)) == len(quality) == 6
+    for suite, page in zip(quality["suite"], pages, strict=True):
+        assert page.is_file() and f"/validations/{suite}/" in page.as_posix()
+    links = [link for link in re.findall(r'href="([^"]+)"', path.read_text(encoding="utf-8"))
+             if "validations/" in link]  # fmt: skip
+    assert len(links) == 6 and not [link for link in links if ":" in link]
+    linked = {(path.parent / urllib.parse.unquote(link)).resolve() for link in links}
+    assert linked == {page.resolve() for page in pages}
 
 
 def test_page_renders_with_its_charts_in_headless_chromium(report, tmp_path):
