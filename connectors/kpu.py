@@ -1,14 +1,26 @@
-"""KPU voter list (DPT): CSV (``,``, quoted) or XLSX with the list on its first sheet."""
+"""KPU voter list (DPT): CSV (``,``, quoted) or XLSX with the list on its first sheet.
+
+An XLSX workbook is a ZIP archive, and a small one can unpack to a great deal of sheet XML
+(a 199 KB file to 200 MB, which took 1.66 GB of memory to read). Before openpyxl opens it,
+the sizes its members declare are added up; a workbook that would unpack to more than
+``MAX_XLSX_UNPACKED`` bytes (256 MiB; the ``PADU_MAX_XLSX_UNPACKED`` environment variable sets
+another limit, in bytes) is refused with ``WorkbookTooLargeError``. A member that inflates to
+more than it declares cannot get past that: ``zipfile``, which openpyxl reads through, stops
+at the declared size and the member then fails its CRC check (a broken workbook).
+"""
 
 from __future__ import annotations
 
+import io
+import os
+import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from connectors.extract import RawExtract, read_delimited, read_rows
+from connectors.extract import ExtractError, RawExtract, read_delimited, read_rows
 from connectors.mapping import load_mapping
 from connectors.reference.regions import Kabupaten
 from connectors.region_names import RegionNameResolver
@@ -29,11 +41,36 @@ SEX = {"L": "M", "P": "F"}
 MARITAL = {"B": "belum_kawin", "S": "kawin", "P": "pernah_kawin"}
 YES_NO = {"S": "true", "B": "false"}
 
+#: The most an XLSX workbook may unpack to (the sum of its members' sizes), in bytes. A voter
+#: list takes about 1 KB of sheet XML per voter; ``PADU_MAX_XLSX_UNPACKED`` overrides it.
+MAX_XLSX_UNPACKED = 256 << 20
+UNPACKED_SETTING = "PADU_MAX_XLSX_UNPACKED"
 
-def read(path: Path, mapping: Path | None = None) -> RawExtract:
+
+class WorkbookTooLargeError(ExtractError):
+    """An XLSX workbook that unpacks to more than the limit (a ZIP bomb, or a huge list)."""
+
+
+def xlsx_unpacked_limit() -> int:
+    """The limit in force: ``PADU_MAX_XLSX_UNPACKED`` if set, else ``MAX_XLSX_UNPACKED``."""
+    value = os.environ.get(UNPACKED_SETTING, "").strip()
+    if not value:
+        return MAX_XLSX_UNPACKED
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ValueError(f"{UNPACKED_SETTING} must be a positive number of bytes, not {value!r}")
+    return limit
+
+
+def read(path: Path, mapping: Path | None = None, *, max_unpacked: int | None = None) -> RawExtract:
+    """Read a DPT extract. ``max_unpacked`` bounds an XLSX workbook's unpacked size (default
+    ``xlsx_unpacked_limit()``)."""
     columns = load_mapping("kpu", mapping)
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, columns)
+        return _read_xlsx(path, columns, max_unpacked or xlsx_unpacked_limit())
     return read_delimited(path, delimiter=",", quoted=True, mapping=columns)
 
 
@@ -58,14 +95,30 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _read_xlsx(path: Path, columns) -> RawExtract:  # type: ignore[no-untyped-def]
+def _check_unpacked_size(path: Path, data: bytes, limit: int) -> None:
+    """Refuse a workbook whose members declare more than ``limit`` bytes in all."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as err:
+        raise ExtractError(
+            f"{path.name}: not a readable XLSX workbook ({type(err).__name__})"
+        ) from None
+    if unpacked > limit:
+        raise WorkbookTooLargeError(
+            f"{path.name}: the workbook unpacks to {unpacked:,} bytes, more than the limit of "
+            f"{limit:,} bytes; if the list is really that large, set {UNPACKED_SETTING} to "
+            "a higher number of bytes"
+        )
+
+
+def _read_xlsx(path: Path, columns, limit: int) -> RawExtract:  # type: ignore[no-untyped-def]
     from openpyxl import load_workbook  # only needed for spreadsheet extracts
 
-    from connectors.extract import ExtractError
-
     data = path.read_bytes()
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+    _check_unpacked_size(path, data, limit)
+    try:  # the bytes checked, not the file again (it may have changed)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many types for a broken workbook
         raise ExtractError(
             f"{path.name}: not a readable XLSX workbook ({type(err).__name__})"
@@ -76,6 +129,8 @@ def _read_xlsx(path: Path, columns) -> RawExtract:  # type: ignore[no-untyped-de
             sheet = workbook.worksheets[0]
             for values in sheet.iter_rows(values_only=True):
                 yield [_cell_text(v) for v in values]
+        except zipfile.BadZipFile as err:  # e.g. a sheet that inflates past its declared size
+            raise ExtractError(f"{path.name}: a broken XLSX workbook ({err})") from None
         finally:
             workbook.close()
 
