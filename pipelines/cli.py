@@ -143,7 +143,7 @@ def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: igno
     resources = _resources(landing, warehouse, settings)
     warehouse_resource = resources["warehouse"]
     assert isinstance(warehouse_resource, WarehouseResource)
-    store = Warehouse(warehouse_resource.url)
+    store = Warehouse(warehouse_resource.target())
     try:
         if not store.has_table("resident_link"):
             return True
@@ -255,6 +255,7 @@ def _instance():  # type: ignore[no-untyped-def]
 def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignore[no-untyped-def]
     import dagster as dg
 
+    from connectors.redaction import scrub, url_for_display
     from connectors.warehouse import Warehouse
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
     from pipelines.resources import WarehouseResource
@@ -263,6 +264,7 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     resources = _resources(landing, warehouse, settings)
     warehouse_resource = resources["warehouse"]
     assert isinstance(warehouse_resource, WarehouseResource)
+    url = warehouse_resource.target()
     instance = _instance()
     started = time.perf_counter()
     result = dg.materialize(
@@ -280,18 +282,18 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
                 error = event.step_failure_data.error
-                reason = error.message.strip() if error else "unknown error"
+                reason = scrub(error.message.strip(), url) if error else "unknown error"
                 reasons.append(f"{event.step_key}: {reason}")
                 echo(f"failed: {event.step_key}: {reason}")
         run = instance.get_run_by_id(result.run_id)
         if run is not None:
-            record_failure(warehouse_resource.url, run, instance, "; ".join(reasons) or "failed")
+            record_failure(url, run, instance, "; ".join(reasons) or "failed")
         echo(
             f"run {result.run_id} for {kab.kemendagri_code} failed after {elapsed:.1f} s; "
             "the published tables are unchanged"
         )
         return False
-    store = Warehouse(warehouse_resource.url)
+    store = Warehouse(url)
     audit = store.query(
         "SELECT source_file, rows_read, rows_loaded, rows_quarantined, run_id FROM load_audit "
         "WHERE region = :r AND current ORDER BY source",
@@ -323,7 +325,7 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
             else ("WARNING" if check.severity == dg.AssetCheckSeverity.WARN else "FAILED")
         )
         echo(f"  check {check.asset_key.to_user_string()}.{check.check_name}: {verdict}")
-    echo(f"  warehouse: {store.url}")
+    echo(f"  warehouse: {url_for_display(url)}")
     return all(c.passed or c.severity == dg.AssetCheckSeverity.WARN for c in checks)
 
 

@@ -38,6 +38,7 @@ from pipelines.resources import (
     WarehouseResource,
     configured_key,
     key_problem,
+    warehouse_resource,
 )
 from pipelines.run_audit import run_failure_audit
 
@@ -69,8 +70,7 @@ def build_resources(
         "mapping_dir": mapping_dir or os.environ.get("PADU_MAPPING_DIR"),
     }
     landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v}, reload=reload)
-    url = warehouse_url or os.environ.get("PADU_WAREHOUSE_URL")
-    warehouse = WarehouseResource(url=url) if url else WarehouseResource()
+    warehouse = warehouse_resource(warehouse_url)
     production = os.environ.get("PADU_MODE", "demo") == "production"
     key_settings: dict[str, object] = {"production": production}
     if os.environ.get("PADU_PSEUDONYM_KEY_FILE"):
@@ -119,7 +119,7 @@ assert isinstance(_WAREHOUSE, WarehouseResource)
 # side by side as separate runs, as many as the instance's run queue allows
 # (deploy/dagster*.yaml).
 EXECUTOR = choose_executor(
-    os.environ.get("PADU_EXECUTOR"), os.environ.get("PADU_EXECUTOR_CONFIG"), _WAREHOUSE.url
+    os.environ.get("PADU_EXECUTOR"), os.environ.get("PADU_EXECUTOR_CONFIG"), _WAREHOUSE.target()
 )
 defs = dg.Definitions(
     assets=[*ALL_ASSETS, cross_region_links],

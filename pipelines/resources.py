@@ -7,9 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
 from connectors.deployment import Deployment, DeploymentError, load_deployment, mapping_file
 from connectors.landing import ExtractFile, Ignored, latest, regions_present, scan
+from connectors.redaction import url_for_display, url_secrets
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
@@ -17,6 +19,8 @@ from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
 #: The key used when none is configured. Pseudonyms made with it protect nothing.
 DEMO_PSEUDONYM_KEY = "padu-demo-key-not-secret"
 DEFAULT_LANDING = Path("data") / "demo" / "landing"
+#: Where a run reads the warehouse URL from (the resource is configured with its name).
+WAREHOUSE_URL_VARIABLE = "PADU_WAREHOUSE_URL"
 #: A production key must be at least this long (HMAC-SHA256: 32 bytes of secret).
 MIN_KEY_BYTES = 32
 
@@ -83,12 +87,48 @@ class SourcesResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Any SQLAlchemy URL; an embedded DuckDB file by default."""
+    """Any SQLAlchemy URL; an embedded DuckDB file by default.
+
+    Made by ``warehouse_resource``, a URL from the environment, or one holding a password, is
+    configured as ``EnvVar("PADU_WAREHOUSE_URL")``: Dagster's storage (job snapshots) then
+    records the variable's name, never the URL or its password."""
 
     url: str = default_url(DEFAULT_WAREHOUSE)
 
+    def target(self) -> str:
+        """The URL, also before a run has configured the resource (when ``url`` is still the
+        ``EnvVar`` naming it)."""
+        if isinstance(self.url, dg.EnvVar):
+            value = self.url.get_value()
+            if not value:
+                raise SettingsError(f"{WAREHOUSE_URL_VARIABLE} is not set")
+            return value
+        return self.url
+
     def open(self) -> Warehouse:
-        return Warehouse(self.url)
+        return Warehouse(self.target())
+
+
+def warehouse_resource(url: str | None = None) -> WarehouseResource:
+    """The warehouse at ``url``, else at ``PADU_WAREHOUSE_URL``, else the default DuckDB file.
+
+    A URL holding a secret is put into this process's ``PADU_WAREHOUSE_URL`` (so the
+    processes it starts inherit it) and the resource reads it from there."""
+    from_environment = os.environ.get(WAREHOUSE_URL_VARIABLE)
+    url = url or from_environment
+    if not url:
+        return WarehouseResource()
+    try:
+        sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise SettingsError(
+            f"the warehouse URL {url_for_display(url)} is not a SQLAlchemy URL"
+        ) from None
+    if url != from_environment:
+        if not url_secrets(url):
+            return WarehouseResource(url=url)
+        os.environ[WAREHOUSE_URL_VARIABLE] = url
+    return WarehouseResource(url=dg.EnvVar(WAREHOUSE_URL_VARIABLE))
 
 
 class PseudonymKey(dg.ConfigurableResource):

@@ -94,8 +94,12 @@ def run_row(
 def record_failure(
     store_url: str, run: dg.DagsterRun, instance: dg.DagsterInstance, message: str
 ) -> None:
-    """Append the row of a failed run (the warehouse tables are as the last good run left them)."""
+    """Append the row of a failed run (the warehouse tables are as the last good run left
+    them). The message never shows the warehouse's password."""
+    from connectors.redaction import scrub
     from connectors.warehouse import Warehouse
+
+    message = scrub(message, store_url)
 
     region = run.tags.get(PARTITION_TAG)
     if region and len(region) == 4 and region.isdigit():

@@ -10,6 +10,8 @@ import click
 import sqlalchemy as sa
 from alembic.util import CommandError
 
+from connectors.redaction import scrub, url_for_display
+
 _WAREHOUSE_HELP = "SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb)."
 
 
@@ -21,7 +23,12 @@ def _url(value: str | None) -> str:
 
 def _shown(url: str) -> str:
     """The URL without its password, for messages."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    return url_for_display(url)
+
+
+def _scrubbed(err: Exception, url: str) -> str:
+    """The error's message without the URL's password (an unparseable URL is quoted)."""
+    return scrub(str(err), url)
 
 
 def _migrate(url: str, with_roles: bool = False) -> None:
@@ -33,7 +40,7 @@ def _migrate(url: str, with_roles: bool = False) -> None:
     try:
         store = Warehouse(url)
     except (ValueError, sa.exc.ArgumentError) as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(_scrubbed(err, url)) from None
     try:
         with store.transaction() as connection:
             before = migrate.current(connection)
@@ -43,7 +50,7 @@ def _migrate(url: str, with_roles: bool = False) -> None:
                 roles.create_roles(connection)
             after = migrate.current(connection)
     except (migrate.MigrationError, roles.RoleError, CommandError, sa.exc.SQLAlchemyError) as err:
-        raise click.ClickException(f"{_shown(url)} is unchanged: {err}") from None
+        raise click.ClickException(f"{_shown(url)} is unchanged: {_scrubbed(err, url)}") from None
     finally:
         store.dispose()
     if adopted:
@@ -93,7 +100,9 @@ def current(url: str | None) -> None:
     try:
         revision = migrate.current(target)
     except sa.exc.SQLAlchemyError as err:
-        raise click.ClickException(f"cannot read {_shown(target)}: {err}") from None
+        raise click.ClickException(
+            f"cannot read {_shown(target)}: {_scrubbed(err, target)}"
+        ) from None
     head = migrate.head()
     click.echo(f"warehouse: {_shown(target)}")
     click.echo(f"current: {revision or 'none'}")

@@ -53,6 +53,8 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
+from connectors.redaction import scrub, url_for_display
+
 log = logging.getLogger(__name__)
 
 #: The civil registry's date format (formats.md: TGL_LHR is ``DD-MM-YYYY``).
@@ -209,10 +211,13 @@ def pull(
 
 
 def _source(url: str) -> str:
+    """The URL as errors, logs and the origin record show it: without its password, whether
+    given as ``user:password@`` or as a query value (``?password=``)."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise PullError("the database URL cannot be parsed") from None
+    return url_for_display(url)
 
 
 def _identifier(name: str, what: str, source: str) -> str:
@@ -371,22 +376,17 @@ def _describe(err: sa.exc.DBAPIError, url: str) -> str:
         code = args[0]
     if isinstance(code, int) and 2000 <= code < 3000 and len(args) > 1:
         # MySQL client errors (refused, unknown host, lost connection) quote no data.
-        return _without_password(f"{args[1]} ({code})", url)
+        return scrub(f"{args[1]} ({code})", url)
     if code in _KNOWN_ERRORS:
         return f"{_KNOWN_ERRORS[code]} ({type(orig).__name__} {code})"
     if code is None and isinstance(err, sa.exc.OperationalError):
         # Connection-level failures (refused, unknown host, timeout) quote no data.
         first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        return _without_password(first, url)
+        return scrub(first, url)
     return (
         f"the database reported {type(orig).__name__} (code {code}); its message is not "
         "shown because it may quote row values"
     )
-
-
-def _without_password(text: str, url: str) -> str:
-    password = sa.engine.make_url(url).password
-    return text.replace(str(password), "***") if password else text
 
 
 # --- reading and writing --------------------------------------------------------------------
