@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 import time
@@ -247,15 +248,27 @@ def _instance():  # type: ignore[no-untyped-def]
     import dagster as dg
 
     home = os.environ.get("DAGSTER_HOME")
-    if home:
-        Path(home).mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    Path(home).mkdir(parents=True, exist_ok=True)
+    # A fresh DAGSTER_HOME gets its storage made on first use; two processes doing that at
+    # once collide ("table alembic_version already exists"), so they take turns.
+    descriptor = os.open(Path(home) / ".padu-instance.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)
+        instance.get_latest_materialization_events([])
+        return instance
+    finally:
+        os.close(descriptor)
 
 
 def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignore[no-untyped-def]
     import dagster as dg
 
     from connectors.redaction import scrub, url_for_display
+    from connectors.region_lock import RegionBusyError, region_run
     from connectors.warehouse import Warehouse
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
     from pipelines.resources import WarehouseResource
@@ -267,15 +280,20 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     url = warehouse_resource.target()
     instance = _instance()
     started = time.perf_counter()
-    result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS],
-        resources=resources,
-        instance=instance,
-        partition_key=kab.compact_code,
-        raise_on_error=False,
-        tags={"padu/started_by": f"padu run ({os.environ.get('USER', 'unknown')})"},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
+    try:
+        with region_run(Warehouse(url), kab.kemendagri_code):
+            result = dg.materialize(
+                [*ALL_ASSETS, *ALL_CHECKS],
+                resources=resources,
+                instance=instance,
+                partition_key=kab.compact_code,
+                raise_on_error=False,
+                tags={"padu/started_by": f"padu run ({os.environ.get('USER', 'unknown')})"},
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            )
+    except RegionBusyError as err:
+        echo(f"{kab.kemendagri_code} {kab.name}: {err}")
+        return False
     elapsed = time.perf_counter() - started
     if not result.success:
         reasons = []
