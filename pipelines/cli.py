@@ -336,6 +336,19 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
         f"  total: read {int(audit.rows_read.sum()):,}, loaded {int(audit.rows_loaded.sum()):,},"
         f" quarantined {int(audit.rows_quarantined.sum()):,}; residents {residents:,}"
     )
+    import pandas as pd
+
+    refused = store.query(
+        "SELECT source, source_file, reason, current_file, stale_since FROM refused_file "
+        "WHERE run_id = :run",
+        {"run": result.run_id},
+    )
+    for row in refused.itertuples():
+        echo(
+            f"  STALE {row.source}: stays on {row.current_file} of "
+            f"{pd.Timestamp(row.stale_since).date().isoformat()}; {row.source_file} refused: "
+            f"{row.reason}"
+        )
     for check in checks:
         verdict = (
             "passed"

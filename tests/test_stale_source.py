@@ -74,6 +74,10 @@ def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(first_ru
     assert audit["status"].iloc[-1] == "success"
     assert audit["message"].iloc[-1].startswith("dukcapil stale since 2026-11-01")
     assert any("dukcapil_raw.current_snapshot: FAILED" in line for line in out)
+    assert any(
+        line.startswith("  STALE dukcapil: stays on dukcapil_6309_20261101.csv of 2026-11-01")
+        for line in out
+    ), out
     linked = _query(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
     assert set(linked) == set(current.values())
 
