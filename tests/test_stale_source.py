@@ -35,14 +35,20 @@ def first_run(tmp_path_factory):
     return root, url
 
 
-def _next_delivery(root: Path, url: str, name: str) -> tuple[Path, str]:
-    """A copy of the warehouse, and a landing folder with the next day's files."""
+def _next_folder(root: Path, name: str) -> Path:
+    """A landing folder with the next day's files, a voter fewer in the voter list."""
     folder = root / name
     folder.mkdir()
     for path in (root / "landing").iterdir():
         shutil.copy(path, folder / path.name.replace(OLD, NEW))
-    voters = next(folder.glob("kpu_*"))  # a new voter list: one voter fewer
+    voters = next(folder.glob("kpu_*"))
     voters.write_text(voters.read_text(encoding="utf-8").rsplit("\n", 2)[0] + "\n", "utf-8")
+    return folder
+
+
+def _next_delivery(root: Path, url: str, name: str) -> tuple[Path, str]:
+    """A copy of the warehouse, and the next day's landing folder."""
+    folder = _next_folder(root, name)
     copy = root / f"{name}.duckdb"
     shutil.copy(url.removeprefix("duckdb:///"), copy)
     return folder, f"duckdb:///{copy}"
@@ -53,9 +59,17 @@ def _current(url: str) -> dict[str, str]:
     return dict(zip(rows["source"], rows["source_file"], strict=True))
 
 
-def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(first_run):
-    root, first_url = first_run
-    landing, url = _next_delivery(root, first_url, "broken")
+def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
+    tmp_path, warehouse_url, monkeypatch
+):
+    key = tmp_path / "pseudonym.key"
+    key.write_text("k" * 64)
+    key.chmod(0o600)
+    monkeypatch.setenv("PADU_PSEUDONYM_KEY_FILE", str(key))
+    url = warehouse_url
+    generate(region="6309", people=500, seed=4, out=tmp_path / "landing")
+    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    landing = _next_folder(tmp_path, "broken")
     registry = next(landing.glob("dukcapil_*"))
     lines = registry.read_text(encoding="utf-8").splitlines()
     registry.write_text("\n".join(["X" + lines[0][3:], *lines[1:]]) + "\n", encoding="utf-8")
