@@ -10,8 +10,10 @@ Three group roles (NOLOGIN; grant them to people's login roles):
 * ``padu_engineer`` may do everything, including reading the ``restricted`` schema, where the
   raw identifiers are.
 
-Nobody else (PUBLIC) can use the restricted schema. DuckDB has no roles: an embedded warehouse
-is one file, protected by the file system's permissions.
+Nobody else (PUBLIC) can use the restricted schema, nor create anything in the public schema
+(PostgreSQL before 15 lets every role create tables there, and a database upgraded from one
+keeps that): only engineers may. DuckDB has no roles: an embedded warehouse is one file,
+protected by the file system's permissions.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def grant(connection: sa.Connection) -> None:
     restricted = ", ".join(_restricted_tables(connection))
     statements = [
         f"REVOKE ALL ON SCHEMA {RESTRICTED} FROM PUBLIC",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
         f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {AUDITOR}",
         f"GRANT SELECT ON {views}, {', '.join(STATISTICIAN_TABLES)} TO {STATISTICIAN}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}",

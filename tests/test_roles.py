@@ -114,3 +114,36 @@ def test_engineers_read_a_runs_working_tables_as_they_are_made(initialised, conn
     engineer, auditor = connect_as("padu_engineer"), connect_as("padu_auditor")
     assert _can(engineer, "SELECT * FROM restricted.stg_links_6309")
     assert not _can(auditor, "SELECT * FROM restricted.stg_links_6309")
+
+
+def test_only_engineers_create_tables_in_public_after_init(postgres_url):
+    """PostgreSQL before 15 (and a database upgraded from one) lets every role create tables
+    in the public schema: init takes that from PUBLIC, so statisticians and auditors cannot."""
+    admin = sa.create_engine(postgres_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("GRANT CREATE ON SCHEMA public TO PUBLIC"))
+    admin.dispose()
+    result = CliRunner().invoke(main, ["warehouse", "init", "--warehouse", postgres_url])
+    assert result.exit_code == 0, result.output
+    engines = {}
+    admin = sa.create_engine(postgres_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    users = []
+    try:
+        for role in ("padu_statistician", "padu_auditor", "padu_engineer"):
+            user = f"padu_test_{role.split('_')[1]}_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"CREATE ROLE {user} LOGIN IN ROLE {role}"))
+            users.append(user)
+            url = sa.engine.make_url(postgres_url).set(username=user)
+            engines[role] = sa.create_engine(url, poolclass=NullPool)
+        assert not _can(engines["padu_statistician"], "CREATE TABLE public.mine (x int)")
+        assert not _can(engines["padu_auditor"], "CREATE TABLE public.mine (x int)")
+        assert _can(engines["padu_engineer"], "CREATE TABLE public.mine (x int)")
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS public.mine"))
+            for user in users:
+                conn.execute(sa.text(f"DROP ROLE {user}"))
+        admin.dispose()
