@@ -6,20 +6,32 @@ reasons, and the source changes that made them (the changes from them to a later
 stay: they name rows and fields, never values). Their ``load_audit`` rows stay, marked
 with ``purged_at``, so the history of what was loaded remains; the purge itself is recorded
 in ``run_audit``. The current state (residents, links, current snapshots) is not touched.
+
+The working tables of each region whose snapshots are purged go too
+(``restricted.stg_*_<region>``, see ``staging_tables``): a run drops them once it has
+published, but a run that failed leaves its copy of the raw rows there.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
 
 from connectors.schema import Source
-from connectors.tables import load_audit, quarantine, quarantine_line, run_audit, source_change
+from connectors.tables import (
+    RESTRICTED,
+    load_audit,
+    quarantine,
+    quarantine_line,
+    run_audit,
+    source_change,
+)
 from connectors.tables import source_record as source_record_table
 from connectors.warehouse import Warehouse
 
@@ -36,6 +48,18 @@ _DERIVED = {
 class Purged:
     files: list[str]
     rows: dict[str, int]
+    staging: list[str] = field(default_factory=list)  # working tables dropped
+
+
+def staging_tables(connection: sa.Connection, region: str) -> list[str]:
+    """The region's working tables that exist now: ``restricted.stg_<what>_<code>``, the
+    code without dots (pipelines/assets/staging.py names them so)."""
+    pattern = re.compile(rf"^stg_[a-z0-9_]+_{re.escape(region.replace('.', ''))}$")
+    names = connection.execute(
+        sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
+        {"s": RESTRICTED},
+    ).scalars()
+    return sorted(f"{RESTRICTED}.{name}" for name in names if pattern.match(name))
 
 
 def purge(store: Warehouse, source: Source, before: date, region: str | None, by: str) -> Purged:
@@ -67,6 +91,9 @@ def purge(store: Warehouse, source: Source, before: date, region: str | None, by
                 ),
                 {"t": now.to_pydatetime(), "f": name, "r": file_region},
             )
+        staging = [t for r in sorted({r for _, r in files}) for t in staging_tables(conn, r)]
+        for table in staging:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
         conn.execute(
             sa.insert(run_audit).values(
                 run_id=f"purge-{uuid.uuid4()}",
@@ -78,7 +105,10 @@ def purge(store: Warehouse, source: Source, before: date, region: str | None, by
                 status="success",
                 inputs=f"purge {source.value} snapshots before {before.isoformat()}: "
                 + ("; ".join(name for name, _ in files) or "none"),
-                outputs=json.dumps({"files": len(files), **counts}, sort_keys=True),
+                outputs=json.dumps(
+                    {"files": len(files), **counts, "staging_tables": len(staging)},
+                    sort_keys=True,
+                ),
             )
         )
-    return Purged([name for name, _ in files], counts)
+    return Purged([name for name, _ in files], counts, staging)

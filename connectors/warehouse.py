@@ -225,6 +225,7 @@ class Warehouse:
         tables: Mapping[str, Rows],
         new_files: Sequence[str] = (),
         current_files: Sequence[str] | None = None,
+        dropped: Sequence[str] = (),
     ) -> None:
         """Publish a run's results for ``region`` in one transaction.
 
@@ -234,6 +235,9 @@ class Warehouse:
         ``new_files`` were loaded by this run: rows an earlier load of a file of the same name
         left in the per-file tables are removed first (a corrected re-delivery replaces it).
         ``current_files`` become the region's current snapshots in ``load_audit``.
+        ``dropped``: working tables dropped in the same transaction once their rows are
+        copied (a run's staging, raw identifiers included), so they go exactly when the
+        results are published.
         On PostgreSQL the region is locked for the transaction, so two publishers of one
         region wait for each other while other regions publish alongside; on an embedded
         DuckDB file publishers take turns (``transaction``).
@@ -242,6 +246,8 @@ class Warehouse:
         unknown = set(tables) - known
         if unknown:
             raise ValueError(f"not published tables: {sorted(unknown)}")
+        for name in dropped:
+            _check_name(name)
         with self.transaction() as conn:
             self.create_tables(conn)
             if self.backend == "postgresql":
@@ -268,6 +274,8 @@ class Warehouse:
                     ).bindparams(sa.bindparam("files", expanding=True)),
                     {"files": list(current_files) or [""], "r": region},
                 )
+            for name in dropped:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
 
     def replace_rows(self, name: str, frame: pd.DataFrame) -> None:
         """Replace every row of a declared table with ``frame``, in one transaction."""

@@ -104,6 +104,7 @@ def _as_frames(store: Warehouse, region: str, tables: Mapping[str, Any]) -> dict
         source_record.fullname: records[[c.name for c in source_record.columns]],
         source_change.name: _with_run(changes, region, run_id, source_change),
         "run_audit": tables["run_audit"],
+        "refused_file": tables["refused_file"],  # a frame on both paths
     }
 
 
@@ -128,7 +129,7 @@ def test_staged_publish_writes_what_the_frames_wrote(tmp_path, two_warehouses, m
     original = Warehouse.publish
     publishes: list[tuple[dict[str, int], dict[str, int], set[str]]] = []
 
-    def publish_both_ways(self, region, tables, new_files=(), current_files=None):  # type: ignore[no-untyped-def]
+    def publish_both_ways(self, region, tables, new_files=(), current_files=None, dropped=()):  # type: ignore[no-untyped-def]
         frames = _as_frames(self, region, tables)
         target = Warehouse(reference)
         try:
@@ -139,7 +140,7 @@ def test_staged_publish_writes_what_the_frames_wrote(tmp_path, two_warehouses, m
         before = {n.split(".")[-1]: len(f) for n, f in frames.items() if n != "run_audit"}
         staged = {n for n, rows in tables.items() if not isinstance(rows, pd.DataFrame)}
         publishes.append((written, before, staged))
-        original(self, region, tables, new_files, current_files)
+        original(self, region, tables, new_files, current_files, dropped)
 
     monkeypatch.setattr(Warehouse, "publish", publish_both_ways)
     assert run_pipeline(first, url, None, echo=lambda _: None)
@@ -152,7 +153,11 @@ def test_staged_publish_writes_what_the_frames_wrote(tmp_path, two_warehouses, m
     assert len(publishes) == 2
     for written, before, staged in publishes:
         assert written == before  # run_audit.outputs: the same row counts
-        assert staged == {t.fullname for t in PUBLISHED} - {"load_audit", "run_audit"}
+        assert staged == {t.fullname for t in PUBLISHED} - {
+            "load_audit",
+            "run_audit",
+            "refused_file",
+        }
     runs, frames = Warehouse(url), Warehouse(reference)
     try:
         for table in PUBLISHED:

@@ -422,7 +422,9 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
         row = run_row(context, region, "success", files, {}, now, run["input_fingerprint"], stale)
         store.publish(
-            region, {refused_file.name: _refused(files, run_id, now), run_audit.name: row}
+            region,
+            {refused_file.name: _refused(files, run_id, now), run_audit.name: row},
+            dropped=staging.tables(kab),  # the working tables go with the run's rows
         )
         context.log.info(f"nothing to publish for {region}: the published tables are current")
         for table in _PUBLISHED_ASSETS:
@@ -461,7 +463,14 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     tables[run_audit.name] = run_row(
         context, region, "success", files, counts, now, run["input_fingerprint"], stale
     )
-    store.publish(region, tables, new_files=new_files, current_files=files["source_file"].tolist())
+    # The working tables (raw identifiers included) go in the publishing transaction.
+    store.publish(
+        region,
+        tables,
+        new_files=new_files,
+        current_files=files["source_file"].tolist(),
+        dropped=staging.tables(kab),
+    )
     context.log.info(
         f"published {counts['resident']:,} residents, {counts['resident_link']:,} links for "
         f"{region}; {len(new_files)} new file(s), {counts['source_change']:,} source changes"

@@ -1,4 +1,9 @@
-"""Names of a run's working tables, in the restricted schema: they hold raw identifiers."""
+"""Names of a run's working tables, in the restricted schema: they hold raw identifiers.
+
+Every name is ``restricted.stg_<what>_<region's compact code>``: ``padu purge`` finds a
+region's working tables by that pattern (``connectors.retention.staging_tables``). They are
+dropped once the run has published them (``published_tables``).
+"""
 
 from __future__ import annotations
 
@@ -52,6 +57,16 @@ def source_records_table(kab: Kabupaten) -> str:
 
 def run_table(kab: Kabupaten) -> str:
     return f"{RESTRICTED}.stg_run_{kab.compact_code}"
+
+
+def tables(kab: Kabupaten) -> list[str]:
+    """Every working table of the region's runs."""
+    per_source = [f(s, kab) for s in Source for f in (raw_table, file_table, records_table)]
+    return [
+        *per_source,
+        *(f(kab) for f in (links_table, residents_table, review_table, history_table,
+                           discrepancy_table, changes_table, source_records_table, run_table)),
+    ]  # fmt: skip
 
 
 def read_records(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
