@@ -84,6 +84,14 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
         "SELECT region, source, source_file, snapshot_date, rows_read, rows_loaded, "
         f"rows_quarantined, file_issues, checksum FROM load_audit {where} ORDER BY region, source",
     )
+    # Sources whose newest file the region's last run refused: they stay on an older snapshot.
+    stale = store.query(
+        "SELECT f.region, f.source, f.current_file, f.stale_since, f.source_file AS refused_file, "
+        "f.snapshot_date AS refused_snapshot, f.reason FROM refused_file f "
+        "WHERE f.run_id = (SELECT a.run_id FROM run_audit a WHERE a.region = f.region AND "
+        "a.status = 'success' ORDER BY a.finished_at DESC LIMIT 1) "
+        f"{'AND f.region = ' + repr(region) if region else ''} ORDER BY f.region, f.source",
+    )
     # A resident registered in another kab/kota (the cross-region pass) says where: a voter
     # "not in the registry" of this region may well be in another one's.
     findings = store.query(
@@ -131,6 +139,7 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
     counts, _ = np.histogram(np.clip(scores, 0.5, 1.0), bins=edges)
 
     write_csv(audit, out / "load_audit.csv")
+    write_csv(stale, out / "stale_sources.csv")
     write_csv(findings, out / "discrepancy.csv")
     write_csv(per_kec, out / "discrepancy_by_kecamatan.csv")
     write_csv(coverage, out / "coverage_by_kecamatan.csv")
@@ -161,6 +170,10 @@ th {{ background: #eef3f6; }} .note {{ color: #555; font-size: 13px; }}
 <p>Regions: {escape(regions)}. Generated {generated}. Residents are identified by their padu
 resident ID; every finding lists the source files and rows behind it. CSV exports sit next
 to this page.</p>
+<h2>Stale sources</h2>
+{_table(stale) if len(stale) else '<p class="note">None: every source is on its newest file.</p>'}
+<p class="note">A source whose newest file was refused (unreadable, or far fewer rows than
+its current snapshot) stays on the snapshot it had; its residents are as of that date.</p>
 <h2>Load accounting per file</h2>
 {_table(audit)}
 <h2>Data quality</h2>

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from connectors.report import build_report
 from connectors.synthetic import generate
 from connectors.warehouse import Warehouse
 from pipelines.cli import run_pipeline
@@ -94,6 +95,16 @@ def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
     ), out
     linked = _query(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
     assert set(linked) == set(current.values())
+
+    store = Warehouse(url)
+    try:
+        page = build_report(store, tmp_path / "report").read_text(encoding="utf-8")
+    finally:
+        store.dispose()
+    stale = page.split("<h2>Stale sources</h2>")[1].split("<h2>")[0]
+    assert registry.name in stale and current["dukcapil"] in stale and "2026-11-01" in stale
+    exported = pd.read_csv(tmp_path / "report" / "stale_sources.csv")
+    assert list(exported["source"]) == ["dukcapil"]
 
 
 def test_a_file_with_far_fewer_rows_is_refused_with_both_counts(first_run):
