@@ -584,18 +584,30 @@ def purge(source: str, before: str, region: str | None, warehouse: str | None) -
 def rekey(new_key_file: Path, warehouse: str | None) -> None:
     """Rotate the pseudonym key: re-pseudonymise the warehouse with the key in NEW_KEY_FILE,
     keeping resident IDs and review decisions. The key in use is read from
-    PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY; configure the new one there afterwards."""
+    PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY, else it is padu's own key file beside an
+    embedded DuckDB warehouse. Configure the new one there afterwards; padu's own key file is
+    given the new key itself."""
     from connectors.warehouse import Warehouse, default_url
     from pipelines.rekey import RekeyError
     from pipelines.rekey import rekey as run_rekey
-    from pipelines.resources import configured_key, key_problem
+    from pipelines.resources import SettingsError, install_own_key, key_problem, pseudonym_key
 
-    current = configured_key()
+    url = warehouse or default_url()
+    try:
+        in_use = pseudonym_key(url)
+        if in_use.is_new():
+            raise click.ClickException(
+                f"no pseudonym key is configured, and padu's own key file {in_use.own_key_file} "
+                "does not exist: there is no key in use to rotate"
+            )
+        current = in_use.read()
+    except SettingsError as err:
+        raise click.ClickException(str(err)) from None
     new = new_key_file.read_bytes().strip()
     problem = key_problem(new)
     if problem:
         raise click.ClickException(f"{new_key_file}: {problem}")
-    store = Warehouse(warehouse or default_url())
+    store = Warehouse(url)
     try:
         done = run_rekey(store, current, new)
     except RekeyError as err:
@@ -607,7 +619,11 @@ def rekey(new_key_file: Path, warehouse: str | None) -> None:
         f"{done.nik_pseudonyms:,} NIK pseudonyms, {done.decisions:,} review decisions "
         f"({done.decisions_kept:,} on purged records kept as they were)"
     )
-    click.echo(f"now configure the new key: PADU_PSEUDONYM_KEY_FILE={new_key_file}")
+    if in_use.own_key_file:
+        install_own_key(Path(in_use.own_key_file), new)
+        click.echo(f"padu's own key file {in_use.own_key_file} now holds the new key")
+    else:
+        click.echo(f"now configure the new key: PADU_PSEUDONYM_KEY_FILE={new_key_file}")
 
 
 main.add_command(warehouse)

@@ -1,10 +1,12 @@
 """padu's Dagster definitions: the asset graph, its checks and its resources.
 
 Settings come from environment variables when set (documented in the README), else from the
-demo defaults: ``PADU_MODE`` (``production`` refuses the demo key), ``PADU_LANDING``,
-``PADU_WAREHOUSE_URL``, ``PADU_PSEUDONYM_KEY_FILE``,
-``PADU_PSEUDONYM_KEY``, ``PADU_MAPPING_DIR``, ``PADU_SOURCES`` (the deployment file),
-``PADU_EXECUTOR`` and ``PADU_EXECUTOR_CONFIG`` (what runs a run's steps: pipelines/executors.py).
+demo defaults: ``PADU_MODE`` (``production`` refuses to run without a configured pseudonym
+key), ``PADU_LANDING``, ``PADU_WAREHOUSE_URL``, ``PADU_PSEUDONYM_KEY_FILE``,
+``PADU_PSEUDONYM_KEY`` (without either, an embedded DuckDB warehouse gets a random key of its
+own, ``pseudonym.key`` beside the file; a PostgreSQL one is refused), ``PADU_MAPPING_DIR``,
+``PADU_SOURCES`` (the deployment file), ``PADU_EXECUTOR`` and ``PADU_EXECUTOR_CONFIG`` (what
+runs a run's steps: pipelines/executors.py).
 """
 
 import os
@@ -14,6 +16,7 @@ import dagster as dg
 
 from connectors.deployment import Deployment, DeploymentError, load_deployment
 from pipelines.assets.cross_region import cross_region_links
+from pipelines.assets.file_checks import FILE_CHECKS
 from pipelines.assets.pulls import PULL_ASSETS
 from pipelines.assets.residents import linked_residents, published_tables
 from pipelines.assets.sources import SOURCE_ASSETS
@@ -25,19 +28,17 @@ from pipelines.automation import (
     region_schedules,
     sync_job,
 )
-from pipelines.assets.file_checks import FILE_CHECKS
 from pipelines.checks import row_accounting
 from pipelines.executors import choose_executor
 from pipelines.quality import QUALITY_CHECKS
 from pipelines.resources import (
     AuditSettings,
     LandingFolder,
-    PseudonymKey,
     SettingsError,
     SourcesResource,
     WarehouseResource,
-    configured_key,
     key_problem,
+    pseudonym_key,
     warehouse_resource,
 )
 from pipelines.run_audit import run_failure_audit
@@ -72,15 +73,11 @@ def build_resources(
     landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v}, reload=reload)
     warehouse = warehouse_resource(warehouse_url)
     production = os.environ.get("PADU_MODE", "demo") == "production"
-    key_settings: dict[str, object] = {"production": production}
-    if os.environ.get("PADU_PSEUDONYM_KEY_FILE"):
-        key_settings["key_file"] = os.environ["PADU_PSEUDONYM_KEY_FILE"]
-    elif os.environ.get("PADU_PSEUDONYM_KEY"):
-        key_settings["key"] = dg.EnvVar("PADU_PSEUDONYM_KEY")
-    key = PseudonymKey(**key_settings)  # type: ignore[arg-type]
+    # Refused at once, before anything is read: production mode or a PostgreSQL warehouse
+    # without a configured key; in production mode, a key too short or unreadable too.
+    key = pseudonym_key(warehouse.target(), production)
     if production:
-        # Refuse at once, before anything is read: not only when the linkage asks for it.
-        problem = key_problem(configured_key())
+        problem = key_problem(key.read())
         if problem:
             raise SettingsError(f"production mode (PADU_MODE=production): {problem}")
     audit = AuditSettings(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from datetime import date
 from pathlib import Path
 
@@ -16,17 +18,20 @@ from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
 
-#: The key used when none is configured. Pseudonyms made with it protect nothing.
-DEMO_PSEUDONYM_KEY = "padu-demo-key-not-secret"
 DEFAULT_LANDING = Path("data") / "demo" / "landing"
 #: Where a run reads the warehouse URL from (the resource is configured with its name).
 WAREHOUSE_URL_VARIABLE = "PADU_WAREHOUSE_URL"
 #: A production key must be at least this long (HMAC-SHA256: 32 bytes of secret).
 MIN_KEY_BYTES = 32
+#: padu's own key file, beside an embedded DuckDB warehouse when no key is configured.
+OWN_KEY_FILE = "pseudonym.key"
+#: The random bytes of a key padu makes (written as hex: 64 characters).
+OWN_KEY_RANDOM_BYTES = 32
+KEY_SETTINGS = "PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY"
 
 
 class SettingsError(ValueError):
-    """The settings do not allow a run (e.g. production mode without a key)."""
+    """The settings do not allow a run (e.g. production mode without a configured key)."""
 
 
 class LandingFolder(dg.ConfigurableResource):
@@ -131,57 +136,168 @@ def warehouse_resource(url: str | None = None) -> WarehouseResource:
     return WarehouseResource(url=dg.EnvVar(WAREHOUSE_URL_VARIABLE))
 
 
+class KeySettingsError(SettingsError):
+    """No usable pseudonym key: none configured where one is needed, or one unreadable."""
+
+
 class PseudonymKey(dg.ConfigurableResource):
     """Secret key for the keyed pseudonyms (HMAC-SHA256) of NIK and KK, and resident IDs.
 
-    The key comes from ``key_file`` (a file holding it) when set, else from ``key``. In
-    production mode the demo key, or a key shorter than 32 bytes, is refused.
+    The key comes from ``key_file`` (a file holding it) when set, else from ``key``. When
+    neither is configured, an embedded DuckDB warehouse has a key of its own in
+    ``own_key_file`` (``pseudonym.key`` beside the warehouse file), made with a random key
+    the first time it is needed (``own_key``). In production mode a key shorter than 32 bytes
+    is refused (and ``pseudonym_key`` refuses to run without a configured one).
     """
 
-    key: str = DEMO_PSEUDONYM_KEY
+    key: str | None = None
     key_file: str | None = None
+    own_key_file: str | None = None
     production: bool = False
 
-    def _value(self) -> bytes:
+    def read(self) -> bytes:
+        """The key, read now (padu's own made first if it does not exist yet)."""
         if self.key_file:
-            try:
-                return Path(self.key_file).read_bytes().strip()
-            except OSError as err:
-                raise dg.Failure(
-                    f"cannot read the pseudonym key file {self.key_file}: {err.strerror}",
-                    allow_retries=False,
-                ) from None
-        return self.key.encode()
-
-    @property
-    def is_demo(self) -> bool:
-        return self._value() == DEMO_PSEUDONYM_KEY.encode()
+            return read_key_file(Path(self.key_file))
+        if self.key is not None:
+            value = self.key.get_value() if isinstance(self.key, dg.EnvVar) else self.key
+            if not value:
+                raise KeySettingsError("PADU_PSEUDONYM_KEY is empty")
+            return value.encode()
+        if self.own_key_file:
+            return own_key(Path(self.own_key_file))
+        raise KeySettingsError(f"no pseudonym key is configured: set {KEY_SETTINGS}")
 
     def bytes(self) -> bytes:
-        value = self._value()
+        """The key, for a run: a problem with it fails the run (not retried)."""
+        try:
+            value = self.read()
+        except KeySettingsError as err:
+            raise dg.Failure(str(err), allow_retries=False) from None
         if self.production:
             problem = key_problem(value)
             if problem:
                 raise dg.Failure(f"production mode: {problem}", allow_retries=False)
         return value
 
+    def is_new(self) -> bool:
+        """True if the key is padu's own and has not been made yet."""
+        own = not self.key_file and self.key is None and self.own_key_file
+        return bool(own) and not Path(str(self.own_key_file)).exists()
 
-def configured_key() -> bytes:
-    """The key the environment configures (``PADU_PSEUDONYM_KEY_FILE``, else
-    ``PADU_PSEUDONYM_KEY``, else the demo key), read now."""
-    return PseudonymKey(
-        key=os.environ.get("PADU_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
-        key_file=os.environ.get("PADU_PSEUDONYM_KEY_FILE"),
-    ).bytes()
+    def notices(self) -> list[str]:
+        """Warnings about the key: a configured key file other users may read."""
+        if not self.key_file:
+            return []
+        exposed = _exposure(Path(self.key_file))
+        return [exposed] if exposed else []
+
+
+def pseudonym_key(warehouse_url: str, production: bool = False) -> PseudonymKey:
+    """The key the settings give a warehouse: ``PADU_PSEUDONYM_KEY_FILE``, else
+    ``PADU_PSEUDONYM_KEY``, else (not in production mode) padu's own key file beside an
+    embedded DuckDB warehouse. A PostgreSQL warehouse without a configured key is refused."""
+    if os.environ.get("PADU_PSEUDONYM_KEY_FILE"):
+        return PseudonymKey(key_file=os.environ["PADU_PSEUDONYM_KEY_FILE"], production=production)
+    if os.environ.get("PADU_PSEUDONYM_KEY"):
+        return PseudonymKey(key=dg.EnvVar("PADU_PSEUDONYM_KEY"), production=production)
+    if production:
+        raise KeySettingsError(
+            f"production mode (PADU_MODE=production): no pseudonym key is configured; set "
+            f"{KEY_SETTINGS}"
+        )
+    own = own_key_path(warehouse_url)
+    if own is None:
+        backend = sa.engine.make_url(warehouse_url).get_backend_name()
+        raise KeySettingsError(
+            f"no pseudonym key is configured, and only an embedded DuckDB warehouse file gets "
+            f"a key of its own, not a {backend} warehouse: set PADU_PSEUDONYM_KEY_FILE (a file "
+            f"holding at least {MIN_KEY_BYTES} bytes of secret) or PADU_PSEUDONYM_KEY"
+        )
+    return PseudonymKey(own_key_file=str(own))
+
+
+def own_key_path(warehouse_url: str) -> Path | None:
+    """Where padu keeps its own key for the warehouse at ``warehouse_url``: beside an
+    embedded DuckDB file; None for any other warehouse."""
+    url = sa.engine.make_url(warehouse_url)
+    if url.get_backend_name() != "duckdb" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).parent / OWN_KEY_FILE
+
+
+def read_key_file(path: Path, own: bool = False) -> bytes:
+    """The key in ``path`` (surrounding whitespace dropped). padu's own key file (``own``)
+    must be private to its owner and hold a whole key."""
+    try:
+        mode = path.stat().st_mode
+        value = path.read_bytes().strip()
+    except OSError as err:
+        raise KeySettingsError(
+            f"cannot read the pseudonym key file {path}: {err.strerror}"
+        ) from None
+    if own and mode & 0o077:
+        raise KeySettingsError(
+            f"padu's pseudonym key file {path} is open to other users (mode "
+            f"{mode & 0o777:o}); make it private: chmod 600 {path}"
+        )
+    if own and len(value) < MIN_KEY_BYTES:
+        raise KeySettingsError(f"padu's pseudonym key file {path} is damaged (too short)")
+    return value
+
+
+def own_key(path: Path) -> bytes:
+    """padu's own key in ``path``, made first if it does not exist: random, private to its
+    owner (mode 0600), complete once it is visible. Of processes making it at the same time,
+    one key is kept and every one of them uses it."""
+    if not path.exists():
+        _make_key_file(path, secrets.token_hex(OWN_KEY_RANDOM_BYTES).encode(), replace=False)
+    return read_key_file(path, own=True)
+
+
+def install_own_key(path: Path, value: bytes) -> None:
+    """Replace padu's own key in ``path`` by ``value`` (after a rekey), atomically."""
+    _make_key_file(path, value, replace=True)
+
+
+def _make_key_file(path: Path, value: bytes, replace: bool) -> None:
+    """Write ``value`` to a new private file beside ``path``, then put it in place: with
+    ``replace``, over ``path``; else only if ``path`` does not exist (a hard link fails if
+    it does, so a key another process put there first stands)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # whatever the umask
+            out.write(value + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        if replace:
+            os.replace(partial, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _exposure(path: Path) -> str | None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # reading it says why
+    if not mode & 0o077:
+        return None
+    return (
+        f"the pseudonym key file {path} can be read by other users (mode {mode & 0o777:o}); "
+        f"make it readable by padu only (chmod 600, or defaultMode 0400 for a Kubernetes "
+        "Secret)"
+    )
 
 
 def key_problem(value: bytes) -> str | None:
     """Why ``value`` is not fit to protect real identifiers, or None."""
-    if value == DEMO_PSEUDONYM_KEY.encode():
-        return (
-            "no pseudonym key is configured (the demo key protects nothing); set "
-            "PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY"
-        )
     if len(value) < MIN_KEY_BYTES:
         return f"the pseudonym key is shorter than {MIN_KEY_BYTES} bytes"
     return None

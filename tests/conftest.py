@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,8 +96,13 @@ def _temporary_dagster_instance(tmp_path_factory):
         os.environ["PADU_QUALITY_DOCS"] = saved_docs
 
 
+#: The pseudonym key of the tests' PostgreSQL warehouses (made afresh for each test session).
+POSTGRES_TEST_KEY = secrets.token_hex(32)
+
+
 def postgres_database() -> Iterator[str]:
-    """A new database on the real PostgreSQL server (PADU_TEST_POSTGRES_URL), dropped after.
+    """A new database on the real PostgreSQL server (PADU_TEST_POSTGRES_URL), dropped after;
+    while it exists, ``PADU_PSEUDONYM_KEY`` is set unless a key is configured already.
 
     In CI the server must be there: a missing URL fails instead of skipping."""
     admin_url = os.environ.get("PADU_TEST_POSTGRES_URL")
@@ -108,9 +114,15 @@ def postgres_database() -> Iterator[str]:
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    # A PostgreSQL warehouse runs only with a configured pseudonym key.
+    configured = any(os.environ.get(v) for v in ("PADU_PSEUDONYM_KEY_FILE", "PADU_PSEUDONYM_KEY"))
+    if not configured:
+        os.environ["PADU_PSEUDONYM_KEY"] = POSTGRES_TEST_KEY
     try:
         yield str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
     finally:
+        if not configured:
+            os.environ.pop("PADU_PSEUDONYM_KEY", None)
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()

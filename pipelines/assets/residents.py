@@ -59,8 +59,17 @@ def linked_residents(
 ) -> dg.MaterializeResult:
     kab = run_region(context)
     store = warehouse.open()
-    if pseudonym_key.is_demo:
-        context.log.warning("using the demo pseudonym key: pseudonyms and IDs are not protected")
+    for notice in pseudonym_key.notices():
+        context.log.warning(notice)
+    if pseudonym_key.is_new() and _holds_pseudonyms(store):
+        # A new key would make every record look new: new resident IDs, decisions lost.
+        raise dg.Failure(
+            f"no pseudonym key is configured and padu's own key file "
+            f"{pseudonym_key.own_key_file} does not exist, but the warehouse holds pseudonyms "
+            "made with a key: configure that key (PADU_PSEUDONYM_KEY_FILE or "
+            "PADU_PSEUDONYM_KEY), or put its file back",
+            allow_retries=False,
+        )
     files = _files(store, kab)
     reference = audit.reference(pd.Timestamp(files["snapshot_date"].max()).date())
     all_decisions = load_decisions(store)
@@ -131,6 +140,14 @@ def linked_residents(
             "input_fingerprint": fingerprint,
             **_engine_metadata(result),
         }
+    )
+
+
+def _holds_pseudonyms(store: Warehouse) -> bool:
+    """True if any region's records are linked in the warehouse (their keys need the key)."""
+    store.create_tables()
+    return bool(
+        store.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {resident_link.name} LIMIT 1) t")
     )
 
 
