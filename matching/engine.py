@@ -179,12 +179,15 @@ class EngineResult(LinkResult):
     counterpart_share: np.ndarray | None = None
     #: The same share among the records the first pass left open (``matching.residual``).
     open_counterpart_share: np.ndarray | None = None
+    #: Pair keys (``pair_keys``, sorted) of the pairs reviewers decided, either way.
+    decided: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def _prior_weight(self) -> float:
         return self.model.log_prior_odds() if self.model else 0.0
 
     def review(self) -> pd.DataFrame:
-        """Pairs for clerical review: between the two thresholds and not already one person.
+        """Pairs for clerical review: between the two thresholds, not already one person and
+        not decided by a reviewer (a decision stands until a reviewer changes it).
 
         Columns ``left``/``right`` (record positions), ``match_probability``,
         ``match_weight``, ``explanation``.
@@ -196,6 +199,7 @@ class EngineResult(LinkResult):
         cluster = self.clusters["cluster"].to_numpy()
         band = (p.probability >= self.review_probability) & (p.probability < self.match_probability)
         band &= cluster[p.left] != cluster[p.right]
+        band &= ~among(pair_keys(p.left, p.right), self.decided)
         # Where the probability is above what the weight alone gives, the pair had no rival
         # candidate (matching/competition.py).
         alone = p.probability[band] > 1.0 / (1.0 + np.exp2(-p.weight[band])) + 1e-9
@@ -364,9 +368,15 @@ class FellegiSunterLinker:
             reports.append(report)
             clusters = self._cluster(features.n, features.source, pairs, decisions)
             clock.lap("second_pass")
+        decided = np.zeros(0, dtype=np.int64)
+        if decisions is not None and len(decisions):
+            decided = np.unique(
+                pair_keys(decisions["left"].to_numpy(), decisions["right"].to_numpy())
+            )
         return EngineResult(
             clusters, len(pairs.left), pairs, model, reports, clock.laps,
             counterpart_share=counterpart_share, open_counterpart_share=open_share,
+            decided=decided,
         )  # fmt: skip
 
     def _cluster(

@@ -91,3 +91,61 @@ def test_review_list_shows_pairs_without_identifiers(region):
     import re
 
     assert not re.search(r"\d{16}", result.output)
+
+
+def _queue(url: str) -> list[dict]:
+    store = Warehouse(url)
+    try:
+        frame = store.query(
+            "SELECT left_file, left_row, right_file, right_row, left_key, right_key "
+            "FROM review_queue ORDER BY match_probability DESC, left_key, right_key"
+        )
+    finally:
+        store.dispose()
+    return frame.to_dict("records")
+
+
+def _pair(row: dict) -> frozenset[str]:
+    return frozenset((row["left_key"], row["right_key"]))
+
+
+def _decide(url: str, row: dict, decision: str) -> None:
+    refs = [f"{row['left_file']}:{row['left_row']}", f"{row['right_file']}:{row['right_row']}"]
+    result = CliRunner().invoke(
+        main, ["review", "decide", *refs, decision, "--warehouse", url, "--by", "t"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_decided_pairs_leave_the_review_queue(tmp_path, warehouse_url):
+    """review_queue holds only the pairs awaiting a decision: after a rerun, pairs decided
+    either way are gone from it and the decisions hold; a later decision still overrides."""
+    url = warehouse_url
+    generate(region="6309", people=300, seed=23, out=tmp_path / "landing")
+    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    queue = _queue(url)
+    assert len(queue) >= 4
+    rejected, accepted = queue[:2], queue[2:4]
+    for row in rejected:
+        _decide(url, row, "no_match")
+    for row in accepted:
+        _decide(url, row, "match")
+
+    def same_resident(row: dict) -> bool:
+        left = _resident_of(url, row["left_file"], int(row["left_row"]))
+        return left == _resident_of(url, row["right_file"], int(row["right_row"]))
+
+    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    waiting = {_pair(row) for row in _queue(url)}
+    assert not waiting & {_pair(row) for row in rejected + accepted}
+    # Undecided pairs still wait, unless the decisions made their rows one resident.
+    undecided = [row for row in queue[4:] if not same_resident(row)]
+    assert {_pair(row) for row in undecided} <= waiting
+    assert not any(same_resident(row) for row in rejected)
+    assert all(same_resident(row) for row in accepted)
+
+    # A reviewer changes their mind: the new decision is applied, and the pair stays out.
+    _decide(url, rejected[0], "match")
+    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    assert same_resident(rejected[0]) and not same_resident(rejected[1])
+    assert _pair(rejected[0]) not in {_pair(row) for row in _queue(url)}
