@@ -86,7 +86,14 @@ def run_row(
     """The row a successful run publishes with its tables (``message``: what the auditor
     should know of it, e.g. a source that stayed on an older snapshot)."""
     return audit_row(
-        context.run, context.instance, region, status, files, outputs, message, finished,
+        context.run,
+        context.instance,
+        region,
+        status,
+        files,
+        outputs,
+        message,
+        finished,
         fingerprint,
     )
 

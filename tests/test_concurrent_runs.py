@@ -104,8 +104,14 @@ def test_two_runs_on_a_fresh_dagster_home_do_not_crash(tmp_path):
     env = _env(tmp_path)
     script = "from pipelines.cli import _instance; _instance().get_runs(limit=1); print('ok')"
     starts = [
-        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for _ in range(3)
     ]
     for process in starts:
@@ -118,9 +124,8 @@ def test_the_region_lock_is_free_after_a_run(warehouse_url):
 
     store = Warehouse(warehouse_url)
     with region_run(store, "63.09"):
-        with pytest.raises(RegionBusyError):
-            with region_run(store, "63.09"):
-                pass
+        with pytest.raises(RegionBusyError), region_run(store, "63.09"):
+            pass
         with region_run(store, "63.10"):  # another region runs alongside
             pass
     with region_run(store, "63.09"):
