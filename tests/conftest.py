@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sqlite3
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +81,30 @@ def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 def delimited(header: list[str], rows: list[list[str]], delimiter: str) -> str:
     return "\n".join(delimiter.join(r) for r in [header, *rows]) + "\n"
+
+
+def stored_bytes(path: Path) -> bytes:
+    """The bytes of ``path``; for an SQLite file (Dagster's storage) also every value in it,
+    decompressed where Dagster compressed it (job snapshots are zlib-compressed)."""
+    data = path.read_bytes()
+    if not data.startswith(b"SQLite format 3"):
+        return data
+    values = [data]
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for (table,) in tables.fetchall():
+            for row in connection.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        with contextlib.suppress(zlib.error):
+                            value = zlib.decompress(value)
+                        values.append(value)
+                    elif isinstance(value, str):
+                        values.append(value.encode())
+    finally:
+        connection.close()
+    return b"\n".join(values)
 
 
 @pytest.fixture(autouse=True, scope="session")

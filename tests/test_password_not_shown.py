@@ -4,14 +4,11 @@ captured logs), not in the warehouse's run_audit and load_audit, not in origin r
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
-import zlib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +17,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import postgres_database
+from conftest import postgres_database, stored_bytes
 from sqlalchemy.pool import NullPool
 
 from connectors import origin
@@ -83,30 +80,6 @@ def _with_password(url: str, password: str, form: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _stored(path: Path) -> bytes:
-    """The bytes of ``path``; for an SQLite file (Dagster's storage) also every value in it,
-    decompressed where Dagster compressed it (job snapshots are zlib-compressed)."""
-    data = path.read_bytes()
-    if not data.startswith(b"SQLite format 3"):
-        return data
-    values = [data]
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        for (table,) in tables.fetchall():
-            for row in connection.execute(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    if isinstance(value, bytes):
-                        with contextlib.suppress(zlib.error):
-                            value = zlib.decompress(value)
-                        values.append(value)
-                    elif isinstance(value, str):
-                        values.append(value.encode())
-    finally:
-        connection.close()
-    return b"\n".join(values)
-
-
 def _padu(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*PADU, *args], cwd=ROOT, env=env, capture_output=True, timeout=600)
 
@@ -166,7 +139,7 @@ def test_a_password_in_a_database_url_shows_nowhere(tmp_path, postgres_url, form
     for path in [*home.rglob("*"), *landing.iterdir()]:
         if path.is_file():
             scanned += 1
-            assert secret not in _stored(path), path
+            assert secret not in stored_bytes(path), path
     assert scanned > 5 and list(home.rglob("*.db"))
     store = Warehouse(warehouse)
     try:
