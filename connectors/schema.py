@@ -78,11 +78,6 @@ RELATIONS = (
 )  # fmt: skip
 
 
-def empty_records() -> pd.DataFrame:
-    """A zero-row frame of canonical records with the right dtypes."""
-    return conform(pd.DataFrame(columns=list(COLUMNS)))
-
-
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """Order and cast a frame to the canonical schema; missing columns are added as null.
 

@@ -19,8 +19,6 @@ import hashlib
 
 import pandas as pd
 
-EVENTS = ("new", "merged", "split", "retired", "changed")
-
 
 def _fresh(proposed: str, old: str) -> str:
     """A deterministic new ID for a part split off ``old`` (never equal to a proposed ID)."""

@@ -35,7 +35,6 @@ MUHAMMAD_VARIANTS = frozenset(
 )
 
 _SEPARATORS = re.compile(r"[^A-Z' ]+")
-_SPACES = re.compile(r"\s+")
 
 # Old -> new spelling and other variation, applied in this order to build the comparison key.
 _FOLDS: list[tuple[str, str]] = [

@@ -31,10 +31,6 @@ def format_dates(dates: np.ndarray, order: str, sep: str) -> np.ndarray:
     return np.asarray(text, dtype=object)[codes]
 
 
-def pad2(values: np.ndarray) -> np.ndarray:
-    return _TWO[np.asarray(values, dtype=int)]
-
-
 def pad3(values: np.ndarray) -> np.ndarray:
     return _THREE[np.asarray(values, dtype=int)]
 
