@@ -504,7 +504,7 @@ def _multiple_niks(f: _Facts) -> pd.DataFrame:
 
 def _nik_birthdate_mismatch(f: _Facts) -> pd.DataFrame:
     """Civil-registry rows whose NIK encodes another birth date or sex than the row records."""
-    from expectations.nik import encoded_differences
+    from matching.nik import encoded_differences
 
     work = f.work
     idx = np.flatnonzero(f.registry & work["nik"].notna().to_numpy())
