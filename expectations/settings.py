@@ -23,7 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-SOURCES = ("dukcapil", "kpu", "bps")
+from connectors.schema import Source
+
+SOURCES = tuple(s.value for s in Source)
 
 
 @dataclass(frozen=True)

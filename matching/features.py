@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from connectors.schema import Source
 from matching.names import fold_spelling
 from matching.phonetic import word_key
 
-SOURCES = ("dukcapil", "kpu", "bps")
+#: The sources in their canonical order (``connectors.schema.Source``).
+SOURCES = tuple(s.value for s in Source)
 
 
 @dataclass
