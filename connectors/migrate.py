@@ -134,6 +134,9 @@ def _missing_duckdb_file(url: str) -> bool:
 
 @contextmanager
 def _connect(url: str) -> Iterator[sa.Connection]:
+    from connectors.warehouse import connect, engine_url  # which imports this module
+
+    url = engine_url(url)
     parsed = sa.engine.make_url(url)
     turn: AbstractContextManager[None] = nullcontext()
     if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
@@ -142,7 +145,7 @@ def _connect(url: str) -> Iterator[sa.Connection]:
     # No pooling: an embedded DuckDB file stays locked while a connection is open.
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
-        with turn, engine.connect() as connection:
+        with turn, connect(engine, url) as connection:
             yield connection
     finally:
         engine.dispose()

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Warehouse, connect
 
 
 class RegionBusyError(RuntimeError):
@@ -54,7 +54,7 @@ def region_run(store: Warehouse, region: str) -> Iterator[None]:
 def _advisory(store: Warehouse, region: str) -> Iterator[None]:
     engine = sa.create_engine(store.engine.url, poolclass=NullPool)
     try:
-        with engine.connect() as conn:
+        with connect(engine, store.url) as conn:
             key = {"key": f"padu:run:{region}"}
             got = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtext(:key))"), key)
             conn.commit()

@@ -32,6 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from connectors import locks, roles
 from connectors.migrate import current, head, upgrade
+from connectors.redaction import scrub, url_for_display
 from connectors.tables import PER_FILE, PUBLISHED, REPLACED
 from connectors.views import VIEW_COMMENTS, VIEWS
 
@@ -41,8 +42,85 @@ _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")  # :name, not a ::cast
 
 
+#: The PostgreSQL driver padu installs (pyproject.toml) and the warehouse's bulk path needs:
+#: rows are loaded with ``COPY`` through psycopg2's ``copy_expert``.
+POSTGRES_DRIVER = "psycopg2"
+# A PostgreSQL URL that names no driver; SQLAlchemy 2.1 would take it to mean psycopg 3.
+_NO_DRIVER = re.compile(r"^postgres(ql)?://", re.IGNORECASE)
+#: SQLSTATEs of a connection the server refused for who asked or what they asked for:
+#: invalid authorization, wrong password, no such database.
+_REFUSED_STATES = frozenset({"28000", "28P01", "3D000"})
+#: The same refusals in the server's words (psycopg2 gives no SQLSTATE for a connection it
+#: could not make).
+_REFUSED = re.compile(
+    r'role "[^"]*" does not exist|database "[^"]*" does not exist|authentication failed'
+    r"|no password supplied|pg_hba\.conf|is not permitted to log in"
+    r"|permission denied for database",
+    re.IGNORECASE,
+)
+
+
 def default_url(path: Path = DEFAULT_WAREHOUSE) -> str:
     return f"duckdb:///{path}"
+
+
+def engine_url(url: str) -> str:
+    """``url`` as padu connects to it: a PostgreSQL URL naming no driver (``postgresql://``,
+    or ``postgres://`` as many tools write it) gets the driver padu installs,
+    ``postgresql+psycopg2://``; any other URL is returned as written."""
+    return _NO_DRIVER.sub(f"postgresql+{POSTGRES_DRIVER}://", url, count=1)
+
+
+class UnsupportedWarehouseError(ValueError):
+    """A warehouse URL padu cannot use: not a SQLAlchemy URL, or another database or driver
+    than DuckDB or PostgreSQL through psycopg2."""
+
+
+class WarehouseConnectionError(RuntimeError):
+    """No connection to the warehouse. ``permanent`` when the server refused it for who
+    asked or what they asked for (a role that does not exist, a wrong password, a database
+    that does not exist), which trying again cannot mend; otherwise the fault may pass (the
+    server is down or restarting, the network failed). The message names the URL without
+    its password."""
+
+    def __init__(self, url: str, reason: str, permanent: bool) -> None:
+        super().__init__(f"cannot connect to the warehouse {url_for_display(url)}: {reason}")
+        self.permanent = permanent
+
+
+def refused(err: BaseException) -> bool:
+    """True if ``err`` is a connection the database server refused for good (see
+    ``WarehouseConnectionError``), not a fault that may pass."""
+    if isinstance(err, WarehouseConnectionError):
+        return err.permanent
+    if not isinstance(err, sa.exc.DBAPIError):
+        return False
+    orig = err.orig
+    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    return state in _REFUSED_STATES or bool(_REFUSED.search(str(orig)))
+
+
+def connection_error(url: str, err: sa.exc.DBAPIError) -> WarehouseConnectionError:
+    """The ``WarehouseConnectionError`` for a connection to ``url`` that failed with ``err``:
+    the server's reason on one line, without the URL's secrets."""
+    text = " ".join(str(err.orig).split()) or type(err.orig).__name__
+    # psycopg2: 'connection to server at "h", port 5432 failed: FATAL:  role "x" does not
+    # exist': the URL already names the server.
+    reason = text.split("FATAL:", 1)[1].strip() if "FATAL:" in text else text
+    # A fault another attempt may mend is one of these (unless refused); any other, such as
+    # a connection option the driver does not know, is as permanent as a refusal.
+    may_pass = isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError)
+    permanent = refused(err) or not may_pass
+    return WarehouseConnectionError(url, scrub(reason, url), permanent)
+
+
+def connect(engine: sa.Engine, url: str) -> sa.Connection:
+    """A new connection of ``engine`` (made from ``url``); one that cannot be made raises
+    ``WarehouseConnectionError``."""
+    try:
+        return engine.connect()
+    except sa.exc.DBAPIError as err:
+        raise connection_error(url, err) from err
 
 
 def _sql_type(dtype: Any) -> str:
@@ -101,16 +179,31 @@ class Warehouse:
     processes use it (``connectors.locks``) before failing with a transient error."""
 
     def __init__(self, url: str, lock_timeout: float = locks.DEFAULT_TIMEOUT) -> None:
+        url = engine_url(url)
         self.url = url
-        backend = sa.engine.make_url(url).get_backend_name()
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise UnsupportedWarehouseError(
+                f"the warehouse URL {url_for_display(url)} is not a SQLAlchemy URL"
+            ) from None
+        backend = parsed.get_backend_name()
         if backend not in ("duckdb", "postgresql"):
-            raise ValueError(f"unsupported warehouse backend {backend!r} (duckdb or postgresql)")
+            raise UnsupportedWarehouseError(
+                f"unsupported warehouse backend {backend!r} (duckdb or postgresql)"
+            )
+        if backend == "postgresql" and parsed.get_driver_name() != POSTGRES_DRIVER:
+            raise UnsupportedWarehouseError(
+                f"the warehouse URL {url_for_display(url)} names the PostgreSQL driver "
+                f"{parsed.get_driver_name()!r}; padu's warehouse uses {POSTGRES_DRIVER}: write "
+                f"postgresql+{POSTGRES_DRIVER}:// or postgresql://"
+            )
         self.backend = backend
         self.lock_timeout = lock_timeout
         #: The embedded database file, whose connections take turns between processes.
         self.file: Path | None = None
         if backend == "duckdb":
-            database = sa.engine.make_url(url).database
+            database = parsed.database
             if database and database != ":memory:":
                 self.file = Path(database)
                 self.file.parent.mkdir(parents=True, exist_ok=True)
@@ -124,8 +217,20 @@ class Warehouse:
         """A connection in a transaction, committed when the block ends. On an embedded
         DuckDB file the connection is opened in this process's turn and closed before the
         turn passes on."""
-        with self._turn(), self.engine.begin() as connection:
+        with self._turn(), self.connect() as connection, connection.begin():
             yield connection
+
+    def connect(self) -> sa.Connection:
+        """A new connection, outside any turn; one that cannot be made raises
+        ``WarehouseConnectionError``."""
+        return connect(self.engine, self.url)
+
+    def check_connection(self) -> None:
+        """Connect to a warehouse server once and hang up, so that a URL the server refuses
+        fails before any work starts. An embedded file is not opened (it is made when first
+        used)."""
+        if self.file is None and self.backend != "duckdb":
+            self.connect().close()
 
     def _turn(self) -> contextlib.AbstractContextManager[None]:
         if self.file is None:

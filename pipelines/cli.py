@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sys
 import time
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
 import click
 
@@ -27,8 +29,99 @@ def _snapshot(value: str | None) -> date:
         raise click.BadParameter(f"{value!r} is not a date in YYYYMMDD form") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+_ARGUMENTS = "padu.arguments"
+#: A URL in an error's message, which may hold a password.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+#: The longest summary of an unexpected error shown (its traceback is for --debug).
+_SUMMARY_CHARACTERS = 500
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that say what is wrong with the settings, files or servers padu was given:
+    shown as their message alone."""
+    from connectors.deployment import DeploymentError
+    from connectors.migrate import MigrationError
+    from connectors.reference.regions import UnknownRegionError
+    from connectors.region_lock import RegionBusyError
+    from connectors.review import ReviewError
+    from connectors.roles import RoleError
+    from connectors.warehouse import UnsupportedWarehouseError, WarehouseConnectionError
+    from pipelines.rekey import RekeyError
+    from pipelines.resources import SettingsError
+
+    return (
+        SettingsError, DeploymentError, UnsupportedWarehouseError, WarehouseConnectionError,
+        MigrationError, RoleError, RegionBusyError, UnknownRegionError,
+        ReviewError, RekeyError,
+        OSError,  # a file or folder missing or not allowed, a server not reached, a lock wait
+    )  # fmt: skip
+
+
+def _scrubbed(text: str, arguments: Iterable[str]) -> str:
+    """``text`` without the secrets of any URL on the command line, in the environment
+    (PADU_WAREHOUSE_URL, a source database's variable) or in ``text`` itself."""
+    from connectors.redaction import scrub
+
+    urls = [a.split("=", 1)[-1] if a.startswith("--") else a for a in arguments]
+    urls += list(os.environ.values())
+    urls += _URL_IN_TEXT.findall(text)
+    return scrub(text, *sorted({u for u in urls if "://" in u}, key=len, reverse=True))
+
+
+class _Unexpected(click.ClickException):
+    """An error padu did not expect: a one-line summary, and how to see more."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        super().show(file)
+        click.echo(
+            "run again with --debug (padu --debug COMMAND ...) for the traceback",
+            file=file,
+            err=file is None,
+        )
+
+
+def _reported(err: Exception, arguments: Iterable[str]) -> click.ClickException:
+    """How ``err`` is shown: an expected error by its message; any other by its type and its
+    message on one line (a database error without its statement and parameters, which may
+    quote data)."""
+    import sqlalchemy as sa
+
+    if isinstance(err, _expected_errors()):
+        return click.ClickException(_scrubbed(str(err), arguments))
+    message = str(err.orig) if isinstance(err, sa.exc.StatementError) and err.orig else str(err)
+    summary = " ".join(_scrubbed(message, arguments).split())
+    if len(summary) > _SUMMARY_CHARACTERS:
+        summary = summary[: _SUMMARY_CHARACTERS - 3] + "..."
+    return _Unexpected(f"{type(err).__name__}: {summary}" if summary else type(err).__name__)
+
+
+class _Padu(click.Group):
+    """The ``padu`` command. An error padu expects (settings, the deployment file, the
+    warehouse URL or its server, a busy region, missing files, ...) prints its message, any
+    other a one-line summary; neither shows a password. With ``--debug`` every error shows
+    its whole traceback instead, for a bug report."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGUMENTS] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            if ctx.params.get("debug"):
+                raise
+            raise _reported(err, ctx.meta.get(_ARGUMENTS, ())) from None
+
+
+@click.group(cls=_Padu, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--debug", is_flag=True,
+    help="On an error, show its full traceback (for a bug report) instead of a summary.",
+)  # fmt: skip
+def main(debug: bool) -> None:
     """padu: reconcile Disdukcapil, KPU and BPS resident lists into one resident table."""
 
 
@@ -122,6 +215,7 @@ def run_pipeline(
                 "full_refresh": full_refresh}  # fmt: skip
     ok = True
     try:
+        _check_before_running(landing, warehouse, kabs, deployment, settings)
         if workers > 1 and len(kabs) > 1:
             ok = _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers)
         else:
@@ -131,6 +225,23 @@ def run_pipeline(
     except SettingsError as err:
         raise click.ClickException(str(err)) from None
     return ok
+
+
+def _check_before_running(landing, warehouse, kabs, deployment, settings) -> None:  # type: ignore[no-untyped-def]
+    """Refuse before any run starts, with nothing read: settings that do not allow a run
+    (``SettingsError``), a warehouse server that refuses the connection or cannot be
+    reached."""
+    from connectors.warehouse import Warehouse
+    from pipelines.resources import WarehouseResource
+
+    resources = _resources(landing, warehouse, settings)
+    warehouse_resource = resources["warehouse"]
+    assert isinstance(warehouse_resource, WarehouseResource)
+    store = Warehouse(warehouse_resource.target())
+    try:
+        store.check_connection()
+    finally:
+        store.dispose()
 
 
 def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: ignore[no-untyped-def]
