@@ -7,12 +7,14 @@ File names follow formats.md (case-insensitive)::
     bps_regsosek_<KAB>_<YYYYMMDD>.csv        BPS kab/kota code
 
 Every file is resolved to the Kemendagri kab/kota. Anything else in the folder is reported
-and left alone.
+and left alone. ``check_extracts`` refuses a run before anything is read when a region lacks
+an extract, naming what was ignored and why, and the file name expected.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +27,13 @@ from connectors.reference.regions import (
 )
 from connectors.schema import Source
 
+#: Each source's file names as people write them: KAB is the Kemendagri kab/kota code
+#: (6309), BPS_KAB the BPS one (it differs for 199 kab/kota).
+NAMES = {
+    Source.DUKCAPIL: "dukcapil_<KAB>_<YYYYMMDD>.csv",
+    Source.KPU: "kpu_dpt_<KAB>_<YYYYMMDD>.csv or .xlsx",
+    Source.BPS: "bps_regsosek_<BPS_KAB>_<YYYYMMDD>.csv",
+}
 _PATTERNS = {
     Source.DUKCAPIL: re.compile(r"^dukcapil_(\d{4})_(\d{8})\.csv$", re.IGNORECASE),
     Source.KPU: re.compile(r"^kpu_dpt_(\d{4})_(\d{8})\.(csv|xlsx)$", re.IGNORECASE),
@@ -64,7 +73,8 @@ def identify(path: Path) -> ExtractFile | Ignored:
         except UnknownRegionError as err:
             return Ignored(path, str(err))
         return ExtractFile(path, source, kab, snapshot)
-    return Ignored(path, "not an agency extract name (see formats.md)")
+    names = ", ".join(NAMES.values())
+    return Ignored(path, f"not an agency extract name (expected {names})")
 
 
 def extract_name(source: Source, kab: Kabupaten, snapshot: date, suffix: str = "csv") -> str:
@@ -75,6 +85,16 @@ def extract_name(source: Source, kab: Kabupaten, snapshot: date, suffix: str = "
     if source is Source.KPU:
         return f"kpu_dpt_{kab.compact_code}_{stamp}.{suffix}"
     return f"bps_regsosek_{kab.bps_code}_{stamp}.{suffix}"
+
+
+def expected_name(source: Source, kab: Kabupaten) -> str:
+    """The name of an extract of ``source`` for ``kab``, its date left open."""
+    code = kab.bps_code if source is Source.BPS else kab.compact_code
+    return NAMES[source].replace("<BPS_KAB>", code).replace("<KAB>", code)
+
+
+class MissingExtractsError(LookupError):
+    """A region to run has no extract of a source in the landing folder."""
 
 
 #: What padu itself leaves beside extracts: where a pulled extract came from, and downloads
@@ -107,3 +127,54 @@ def latest(extracts: list[ExtractFile], source: Source, kab: Kabupaten) -> Extra
 
 def regions_present(extracts: list[ExtractFile]) -> list[Kabupaten]:
     return sorted({e.kab for e in extracts}, key=lambda k: k.kemendagri_code)
+
+
+def missing_extracts(
+    extracts: list[ExtractFile], needed: Mapping[Kabupaten, Iterable[Source]]
+) -> dict[Kabupaten, list[Source]]:
+    """The sources of ``needed`` (per region) that have no extract among ``extracts``."""
+    missing = {
+        kab: [s for s in sources if latest(extracts, s, kab) is None]
+        for kab, sources in needed.items()
+    }
+    return {kab: sources for kab, sources in missing.items() if sources}
+
+
+def describe_missing(
+    folder: Path,
+    missing: Mapping[Kabupaten, Iterable[Source]],
+    extracts: list[ExtractFile],
+    ignored: list[Ignored],
+    most: int = 20,
+) -> str:
+    """What is missing from ``folder``, one line per region and source with the file name
+    expected (and that source's extracts for other regions, if any), then every file that
+    was ignored and why (at most ``most`` of them)."""
+    lines = []
+    for kab, sources in missing.items():
+        for source in sources:
+            line = (
+                f"{kab.kemendagri_code} {kab.name}: no {source.value} extract in {folder} "
+                f"(expected {expected_name(source, kab)})"
+            )
+            others = [e for e in extracts if e.source is source and e.kab != kab]
+            if others:
+                line += "; there is " + ", ".join(
+                    f"{e.path.name} for {e.kab.kemendagri_code} {e.kab.name}" for e in others[:3]
+                )
+            lines.append(line)
+    if ignored:
+        lines.append(f"ignored in {folder}:")
+        lines += [f"  {i.path.name}: {i.reason}" for i in ignored[:most]]
+        if len(ignored) > most:
+            lines.append(f"  ... and {len(ignored) - most} more")
+    return "\n".join(lines)
+
+
+def check_extracts(folder: Path, needed: Mapping[Kabupaten, Iterable[Source]]) -> None:
+    """Raise ``MissingExtractsError`` if a region of ``needed`` lacks an extract of one of
+    its sources in ``folder``; its message says what is missing and what was ignored."""
+    extracts, ignored = scan(folder)
+    missing = missing_extracts(extracts, needed)
+    if missing:
+        raise MissingExtractsError(describe_missing(folder, missing, extracts, ignored))

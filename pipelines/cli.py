@@ -40,6 +40,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     """Errors that say what is wrong with the settings, files or servers padu was given:
     shown as their message alone."""
     from connectors.deployment import DeploymentError
+    from connectors.landing import MissingExtractsError
     from connectors.migrate import MigrationError
     from connectors.reference.regions import UnknownRegionError
     from connectors.region_lock import RegionBusyError
@@ -51,7 +52,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
     return (
         SettingsError, DeploymentError, UnsupportedWarehouseError, WarehouseConnectionError,
-        MigrationError, RoleError, RegionBusyError, UnknownRegionError,
+        MigrationError, RoleError, RegionBusyError, MissingExtractsError, UnknownRegionError,
         ReviewError, RekeyError,
         OSError,  # a file or folder missing or not allowed, a server not reached, a lock wait
     )  # fmt: skip
@@ -188,7 +189,7 @@ def run_pipeline(
     summary. True if every run succeeded. With ``workers`` above 1, that many regions run
     side by side, each in a process of its own."""
     from connectors.deployment import DeploymentError, load_deployment
-    from connectors.landing import regions_present, scan
+    from connectors.landing import describe_missing, regions_present, scan
     from connectors.reference.regions import UnknownRegionError, kabupaten
     from pipelines.resources import SettingsError
 
@@ -208,9 +209,13 @@ def run_pipeline(
     elif deployment is not None:
         kabs = [kabupaten(code) for code in sorted(deployment.regions)]
     else:
-        kabs = regions_present(scan(landing)[0])
+        extracts, ignored = scan(landing)
+        kabs = regions_present(extracts)
         if not kabs:
-            raise click.ClickException(f"no agency extracts found in {landing}")
+            found = describe_missing(landing, {}, extracts, ignored)
+            raise click.ClickException(
+                f"no agency extracts found in {landing}" + (f"\n{found}" if found else "")
+            )
     settings = {"mapping_dir": mapping_dir, "reload": reload, "sources": sources,
                 "full_refresh": full_refresh}  # fmt: skip
     ok = True
@@ -229,12 +234,25 @@ def run_pipeline(
 
 def _check_before_running(landing, warehouse, kabs, deployment, settings) -> None:  # type: ignore[no-untyped-def]
     """Refuse before any run starts, with nothing read: settings that do not allow a run
-    (``SettingsError``), a warehouse server that refuses the connection or cannot be
-    reached."""
+    (``SettingsError``), a region without an extract of a source delivered into the landing
+    folder (what was ignored there and why, and the name expected), a warehouse server that
+    refuses the connection or cannot be reached."""
+    from connectors.landing import MissingExtractsError, check_extracts
+    from connectors.schema import Source
     from connectors.warehouse import Warehouse
     from pipelines.resources import WarehouseResource
 
     resources = _resources(landing, warehouse, settings)
+    needed = {}
+    for kab in kabs:
+        # A source the deployment file has padu pull is written into the folder by the run.
+        origins = deployment.region(kab.compact_code) if deployment else None
+        needed[kab] = [s for s in Source if origins is None or origins.origin(s).kind == "folder"]
+    try:
+        check_extracts(landing, needed)
+    except MissingExtractsError as err:
+        details = "\n".join(f"  {line}" for line in str(err).splitlines())
+        raise click.ClickException(f"no run started, nothing was read:\n{details}") from None
     warehouse_resource = resources["warehouse"]
     assert isinstance(warehouse_resource, WarehouseResource)
     store = Warehouse(warehouse_resource.target())

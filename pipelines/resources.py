@@ -12,7 +12,14 @@ import dagster as dg
 import sqlalchemy as sa
 
 from connectors.deployment import Deployment, DeploymentError, load_deployment, mapping_file
-from connectors.landing import ExtractFile, Ignored, latest, regions_present, scan
+from connectors.landing import (
+    ExtractFile,
+    Ignored,
+    describe_missing,
+    latest,
+    regions_present,
+    scan,
+)
 from connectors.redaction import url_for_display, url_secrets
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
@@ -48,11 +55,11 @@ class LandingFolder(dg.ConfigurableResource):
 
     def extract(self, source: Source, kab: Kabupaten) -> ExtractFile:
         """The newest extract of ``source`` for ``kab``."""
-        found = latest(scan(Path(self.folder))[0], source, kab)
+        extracts, ignored = scan(Path(self.folder))
+        found = latest(extracts, source, kab)
         if found is None:
             raise dg.Failure(
-                f"no {source.value} extract for {kab.kemendagri_code} ({kab.name}) in "
-                f"{self.folder}",
+                describe_missing(Path(self.folder), {kab: [source]}, extracts, ignored),
                 allow_retries=False,
             )
         return found
