@@ -382,10 +382,13 @@ class FellegiSunterLinker:
     def _cluster(
         self, n: int, source: np.ndarray, pairs: ScoredPairs, decisions: pd.DataFrame | None
     ) -> pd.DataFrame:
-        accepted = (pairs.probability >= self.settings.match_probability) & ~_cannot_link(
+        by_model = (pairs.probability >= self.settings.match_probability) & ~_cannot_link(
             source, pairs
         )
-        accepted |= _double_registration(source, pairs)
+        # Double registrations are joined by their own rule, whatever the model's probability
+        # (their NIKs and family cards differ): their links say so (link_method).
+        by_rule = _double_registration(source, pairs) & ~by_model
+        accepted = by_model | by_rule
         forced_left = forced_right = np.zeros(0, dtype=np.int64)
         cannot_left = cannot_right = np.zeros(0, dtype=np.int64)
         if decisions is not None and len(decisions):
@@ -404,6 +407,7 @@ class FellegiSunterLinker:
         weight = pairs.weight[accepted]
         keep = best_links(left, right, weight, source)
         nik_exact = pairs.levels[accepted][keep][:, FIELD_INDEX["nik"]] == 2
+        double = by_rule[accepted][keep]
         probability = pairs.probability[accepted][keep]
         forced = len(forced_left)
         left = np.concatenate([left[keep], forced_left])
@@ -411,7 +415,12 @@ class FellegiSunterLinker:
         weight = np.concatenate([weight[keep], np.full(forced, 1e6)])
         probability = np.concatenate([probability, np.ones(forced)])
         method_of = np.concatenate(
-            [np.where(nik_exact, "nik", "probabilistic"), np.full(forced, "review_decision")]
+            [
+                np.where(
+                    nik_exact, "nik", np.where(double, "double_registration", "probabilistic")
+                ),
+                np.full(forced, "review_decision"),
+            ]
         )
         labels = constrained_components(n, left, right, weight, cannot_left, cannot_right)
         # Each record's strongest kept link says how it was linked.

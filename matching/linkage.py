@@ -14,7 +14,12 @@ from typing import Protocol
 import pandas as pd
 
 SOURCE_PRIORITY = {"dukcapil": 0, "kpu": 1, "bps": 2}
-LINK_METHODS = ("nik", "probabilistic", "review_decision", "unlinked")
+#: How a row was linked (``resident_link.link_method``), by its strongest kept link: ``nik``
+#: (the two NIKs agree), ``probabilistic`` (the model's probability reached the match level),
+#: ``double_registration`` (two civil-registry rows of one person registered twice, joined by
+#: the engine's rule for them whatever the probability: ``matching.engine``),
+#: ``review_decision``, or ``unlinked`` (a resident of one row).
+LINK_METHODS = ("nik", "probabilistic", "double_registration", "review_decision", "unlinked")
 
 
 @dataclass

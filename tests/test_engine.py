@@ -277,13 +277,16 @@ def with_cases(generated):
                      "kab_code": "63.09", **extra})  # fmt: skip
     cases = records(rows).assign(source_file="cases.csv", source_row=range(1, len(rows) + 1))
     combined = pd.concat([recs, cases], ignore_index=True)
-    clusters = FellegiSunterLinker().link(combined).clusters["cluster"].to_numpy()
-    return clusters[len(recs) :]
+    return FellegiSunterLinker().link(combined).clusters.iloc[len(recs) :].reset_index(drop=True)
+
+
+def _row(with_cases, case, index):
+    positions = [i for i, c in enumerate(CASES) if c[0] == case]
+    return with_cases.iloc[positions[index]]
 
 
 def _cluster(with_cases, case, index):
-    positions = [i for i, c in enumerate(CASES) if c[0] == case]
-    return with_cases[positions[index]]
+    return _row(with_cases, case, index)["cluster"]
 
 
 def test_one_nik_two_different_people_is_not_a_link(with_cases):
@@ -315,6 +318,34 @@ def test_cannot_link_splits_at_the_weakest_link():
 
 def test_a_person_registered_twice_is_one_resident(with_cases):
     assert _cluster(with_cases, "double", 0) == _cluster(with_cases, "double", 1)
+
+
+def test_a_double_registration_joined_by_its_rule_says_so():
+    """Two registry rows of one person registered twice (another NIK; the same birth date,
+    sex and mother; agreeing names) are joined by the double-registration rule whatever the
+    model's probability: such a link is recorded as ``double_registration`` with the model's
+    (low) probability, not as ``probabilistic``; a pair the model itself scored above the
+    match level stays ``probabilistic``."""
+    from matching.engine import ScoredPairs
+    from matching.features import SOURCES
+    from matching.fellegi_sunter import FIELD_INDEX
+
+    levels = np.full((2, len(COMPARISONS)), NULL, dtype=np.int8)
+    for field, level in (("name", 4), ("birth_date", 5), ("sex", 1), ("nik", 0),
+                         ("family", 1), ("place", 0)):  # fmt: skip
+        levels[:, FIELD_INDEX[field]] = level
+    levels[1, FIELD_INDEX["family"]] = 0  # not the same mother: no rule for it
+    pairs = ScoredPairs(
+        left=np.array([0, 2]), right=np.array([1, 3]), levels=levels,
+        weight=np.array([-1.0, 9.0]), probability=np.array([0.3, 0.99]),
+        contributions=np.zeros((2, len(COMPARISONS))), rules=np.zeros(2, dtype=np.uint16),
+    )  # fmt: skip
+    source = np.full(4, SOURCES.index("dukcapil"))
+    clusters = FellegiSunterLinker()._cluster(4, source, pairs, None)
+    assert clusters["cluster"][0] == clusters["cluster"][1] != clusters["cluster"][2]
+    assert clusters["cluster"][2] == clusters["cluster"][3]
+    assert list(clusters["link_method"]) == ["double_registration"] * 2 + ["probabilistic"] * 2
+    assert list(clusters["link_score"]) == pytest.approx([0.3, 0.3, 0.99, 0.99])
 
 
 def test_the_prior_is_refined_to_the_share_of_matches_among_all_pairs():
