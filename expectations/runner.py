@@ -5,7 +5,9 @@ whole-dataframe batch definition, a ``ValidationDefinition`` and a ``Checkpoint`
 Data Docs are updated in the folder the caller names. The site keeps every validation of every
 suite and run: the suites and validation results it is rendered from are kept beside its pages
 (``STORES``, inside the same folder), since GX removes from the site the pages of results its
-stores no longer hold. Each result names its own page (``SuiteResult.data_docs_page``).
+stores no longer hold. Each result names its own page (``SuiteResult.data_docs_page``). The
+pages render offline: the styles, scripts and fonts they load from CDNs are copied into the
+site and the pages pointed at them (``expectations.data_docs``).
 
 Personal data: results are requested as SUMMARY with ``partial_unexpected_count: 0`` at the
 checkpoint (GX ignores ``result_format`` on single expectations), so only counts and
@@ -33,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expectations.data_docs import localise_site
 from expectations.suites import Rule, Severity, SuiteSpec
 
 DOCS_SITE = "padu_quality"
@@ -209,10 +212,15 @@ def run_suites(
             rebuilt: list[Any] = [result_id, ExpectationSuiteIdentifier(name=spec.name)]
             with _quiet(), _docs_turn(docs):
                 context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=rebuilt)
-            (site,) = context.get_docs_sites_urls(
-                resource_identifier=result_id, site_names=[DOCS_SITE]
-            )
-            page = _path_of(site["site_url"])
+                (site,) = context.get_docs_sites_urls(
+                    resource_identifier=result_id, site_names=[DOCS_SITE]
+                )
+                page = _path_of(site["site_url"])
+                # Offline, the pages load their styles and scripts from files in the site.
+                suite_page = docs.joinpath("expectations", *spec.name.split(".")).with_suffix(
+                    ".html"
+                )
+                localise_site(docs, [page, suite_page])
         outcomes = _outcomes(spec.rules, validation_result.results)
         results.append(_suite_result(spec, outcomes, time.perf_counter() - started, docs, page))
     return results

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import urllib.parse
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +27,40 @@ def _chromium() -> str:
             pytest.fail("chromium is not installed in CI; .ci/run installs it")
         pytest.skip("chromium not installed (apt-get install chromium)")
     return path
+
+
+#: Chromium with no network: every host name fails to resolve, and any request that still
+#: tries goes to a proxy nobody listens on.
+_OFFLINE = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+def _probe(page: Path, script: str, profile: Path, width: int = 1400) -> dict:
+    """Open ``page`` in headless Chromium without a network, and return what ``script`` (the
+    body of a function run once the page has loaded, returning a JSON-able value) found.
+
+    The script runs in a copy of the page beside it, so relative links resolve as for the
+    page itself; its result comes back in the dumped DOM."""
+    copy = page.with_name(f".probe-{page.name}")
+    probe = (
+        "<script>window.addEventListener('load', function () { setTimeout(function () {"
+        f"var found = (function () {{ {script} }})();"
+        "document.title = 'PROBE:' + JSON.stringify(found); }, 300); });</script>"
+    )
+    text = page.read_text(encoding="utf-8")
+    copy.write_text(text.replace("</body>", probe + "</body>"), encoding="utf-8")
+    try:
+        result = subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             *_OFFLINE, f"--window-size={width},900", "--virtual-time-budget=10000",
+             f"--user-data-dir={profile}", "--dump-dom", copy.as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        copy.unlink()
+    found = re.search(r"<title>PROBE:(.*?)</title>", result.stdout, re.DOTALL)
+    assert found, result.stderr[-2000:]
+    return json.loads(unescape(found.group(1)))
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +137,39 @@ def test_formula_like_cells_are_not_passed_on_as_formulas():
     assert safe_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert safe_cell("+1") == "'+1" and safe_cell("@SUM(A1)") == "'@SUM(A1)"
     assert safe_cell("BUDI") == "BUDI" and safe_cell(5) == 5
+
+
+def _docs_root(page: Path) -> Path:
+    return next(p for p in page.parents if (p / "validations").is_dir())
+
+
+def test_data_docs_render_offline_in_chromium(report, tmp_path):
+    """With no network, the Data Docs index lists the run's validations (its table is built by
+    bootstrap-table, a script the site now holds), and the pages' styles load from local
+    files in the site; no page asks a CDN for anything."""
+    path, _ = report
+    quality = pd.read_csv(path.parent / "quality.csv")
+    page = Path(quality["data_docs"].iloc[0])
+    docs = _docs_root(page)
+    for html in docs.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        assert not re.search(r'<script[^>]+src="https?:', text), html
+        assert not re.search(r'<link[^>]+rel="stylesheet"[^>]+href="https?:', text), html
+        assert not re.search(r'href="https?:[^"]+"[^>]+rel="stylesheet"', text), html
+        assert "amazonaws.com" not in text, html
+    check = """
+        var sheets = Array.from(document.querySelectorAll('link[rel="stylesheet"]'))
+          .map(function (l) { return l.href; });
+        var nav = document.querySelector('nav');
+        return {sheets: sheets, nav: nav ? getComputedStyle(nav).display : null,
+                rows: document.querySelectorAll('table tbody tr[data-index]').length,
+                text: document.body.innerText,
+                table: typeof (window.jQuery && window.jQuery.fn.bootstrapTable)};
+    """
+    index = _probe(docs / "index.html", check, tmp_path / "index")
+    assert index["table"] == "function" and index["rows"] > 0
+    for suite in quality["suite"]:
+        assert suite in index["text"]
+    for found in (index, _probe(page, check, tmp_path / "page")):
+        assert found["sheets"] and all(s.startswith("file:") for s in found["sheets"])
+        assert found["nav"] == "flex"  # Bootstrap's navbar style applied: it loaded
