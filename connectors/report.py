@@ -20,6 +20,37 @@ import pandas as pd
 
 from connectors.charts import bar_chart, histogram
 from connectors.warehouse import Warehouse
+from matching.discrepancies import KINDS
+
+#: What each kind of finding means, in the order the report lists them: most serious first
+#: (``matching.discrepancies.KINDS``).
+KIND_MEANING = {
+    "voter_deceased": "on the voter list, but dead according to the civil registry",
+    "voter_underage": "on the voter list, but under voting age on the reference date",
+    "voter_duplicate": "listed more than once on the voter list",
+    "voter_not_in_registry": "on the voter list, but not found in the civil registry",
+    "eligible_missing_from_voter_list": "of voting age in the civil registry, not on the list",
+    "voter_ineligible_occupation": "on the voter list while serving in the TNI or POLRI",
+    "nik_conflict": "one NIK used by clearly different people in the civil registry",
+    "multiple_niks": "one person under several NIKs in the civil registry (double registration)",
+    "nik_birthdate_mismatch": "a NIK that encodes another birth date or sex than the row",
+    "domicile_differs": "enumerated by BPS in another desa than any registered one",
+    "bps_not_in_registry": "enumerated by BPS, but not found in the civil registry",
+}
+#: Findings of each kind shown on the page; every finding is in discrepancy.csv.
+ROWS_PER_KIND = 50
+#: Below this a link is not the model's alone (``matching.engine.LinkageSettings``).
+MATCH_LEVEL = 0.95
+#: What joined a row whose strongest link scores below ``MATCH_LEVEL``, per link_method.
+_LOW_SCORE_METHOD = {
+    "double_registration": (
+        "joined by the double-registration rule: a second civil-registry row of a person "
+        "with the same birth date, sex and mother's name and a resembling name, whose "
+        "different NIK and family card keep the model's probability low"
+    ),
+    "probabilistic": "linked by the model below the match level",
+    "nik": "joined by a link whose NIKs agree",
+}
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,19 +67,39 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.map(safe_cell).to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)
 
 
-def _table(frame: pd.DataFrame, limit: int | None = None) -> str:
+def _table(frame: pd.DataFrame, limit: int | None = None, more: str = "in the CSV export") -> str:
+    """An HTML table inside a box that scrolls sideways when the table is wider than the
+    page, so no column is cut off."""
     shown = frame if limit is None else frame.head(limit)
     head = "".join(f"<th>{escape(str(c))}</th>" for c in shown.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>"
         for row in shown.itertuples(index=False)
     )
-    more = (
-        f"<p class='note'>{len(frame) - limit:,} more rows in the CSV export.</p>"
+    rest = (
+        f"<p class='note'>{len(frame) - limit:,} more rows {escape(more)}.</p>"
         if limit is not None and len(frame) > limit
         else ""
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+    return (
+        f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+        f"</table></div>{rest}"
+    )
+
+
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns that hold only whole numbers (counts summed by the database come back as
+    floats) as integers, so that 1146 prints as ``1,146``, not ``1,146.0000``, here and in
+    the CSVs."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if not pd.api.types.is_float_dtype(values.dtype):
+            continue
+        known = values.dropna()
+        if len(known) and bool((known == np.floor(known)).all()) and known.abs().max() < 2**53:
+            out[column] = values.astype("Int64")
+    return out
 
 
 def _fmt(value: object) -> str:
@@ -104,6 +155,7 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
         f"ON x.resident_id = d.resident_id {'WHERE d.region = ' + repr(region) if region else ''} "
         "ORDER BY d.kind, d.resident_id",
     )
+    findings = _by_severity(findings)
     coverage = store.query(f"SELECT * FROM v_coverage_by_kecamatan {where} ORDER BY kec_code")
     # The verdicts of the runs whose tables are published now.
     latest_runs = store.query(
@@ -111,16 +163,23 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
         "FROM quality_result WHERE run_id IN (SELECT DISTINCT run_id FROM load_audit) "
         f"{and_region} ORDER BY region, suite",
     )
-    scores = store.query(
-        f"SELECT link_score FROM resident_link WHERE link_score IS NOT NULL {and_region}"
-    )["link_score"].to_numpy(dtype=float)
+    linked = store.query(
+        "SELECT link_method, link_score FROM resident_link WHERE link_score IS NOT NULL "
+        f"{and_region}"
+    )
+    scores = linked["link_score"].to_numpy(dtype=float)
+    audit, stale, findings, coverage, latest_runs = (
+        _whole_numbers(frame) for frame in (audit, stale, findings, coverage, latest_runs)
+    )
 
-    by_kind = findings.groupby("kind").size().sort_values(ascending=False)
+    kinds = _kinds(findings)
+    by_kind = findings["kind"].value_counts().reindex(kinds, fill_value=0)
     per_kec = (
         findings.assign(kec_code=findings["kec_code"].fillna("unknown"))
         .groupby(["kec_code", "kind"])
         .size()
         .unstack(fill_value=0)
+        .reindex(columns=[k for k in kinds if k in set(findings["kind"])])
         .reset_index()
         if len(findings)
         else pd.DataFrame({"kec_code": []})
@@ -136,7 +195,7 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
     }
     coverage_totals = [float(coverage[c].sum()) if len(coverage) else 0.0 for c in combos.values()]
     edges = np.linspace(0.5, 1.0, 26)
-    counts, _ = np.histogram(np.clip(scores, 0.5, 1.0), bins=edges)
+    counts, _ = np.histogram(np.clip(scores, 0.5, 1.0)[scores >= 0.5], bins=edges)
 
     write_csv(audit, out / "load_audit.csv")
     write_csv(stale, out / "stale_sources.csv")
@@ -162,7 +221,8 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
 <html lang="en"><head><meta charset="utf-8"><title>padu audit report</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }}
+table {{ border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }}
+.wide {{ max-width: 100%; overflow-x: auto; margin-bottom: 1.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
 th {{ background: #eef3f6; }} .note {{ color: #555; font-size: 13px; }}
 </style></head><body>
@@ -182,31 +242,92 @@ its current snapshot) stays on the snapshot it had; its residents are as of that
 {bar_chart("Findings per kind", list(by_kind.index), [float(v) for v in by_kind.values])}
 <h3>Per kecamatan</h3>
 {_table(per_kec)}
-<h3>Findings (first 500)</h3>
-{
-        _table(
-            findings[
-                [
-                    "kind",
-                    "resident_id",
-                    "kec_code",
-                    "source_rows",
-                    "details",
-                    "registered_in_region",
-                ]
-            ],
-            limit=500,
-        )
-    }
+{_findings_html(findings, kinds)}
 <h2>Coverage between the sources</h2>
 {bar_chart("Living residents by the sources that hold them", list(combos), coverage_totals)}
 {_table(coverage)}
 <h2>Match scores</h2>
-{histogram("Match probability of each row's strongest link", list(edges), counts.tolist())}
-<p class="note">{len(scores):,} linked rows; rows whose link is below 0.95 were joined by a
-reviewer's decision.</p>
+{
+        histogram(
+            "Match probability of each row's strongest link",
+            list(edges),
+            counts.tolist(),
+            below=int((scores < 0.5).sum()),
+        )
+    }
+<p class="note">{_scores_note(linked)}</p>
 </body></html>
 """
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _kinds(findings: pd.DataFrame) -> list[str]:
+    """Every kind, most serious first; kinds the report does not know follow, by name."""
+    return [*KINDS, *sorted(set(findings["kind"].dropna()) - set(KINDS))]
+
+
+def _by_severity(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings most serious kind first, then by resident (``KINDS``)."""
+    rank = {kind: i for i, kind in enumerate(_kinds(findings))}
+    order = findings["kind"].map(rank)
+    return (
+        findings.assign(_rank=order)
+        .sort_values(["_rank", "resident_id"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+
+
+def _findings_html(findings: pd.DataFrame, kinds: list[str]) -> str:
+    """Per kind, most serious first: what it means, how many, and its first findings."""
+    counts = findings["kind"].value_counts()
+    summary = pd.DataFrame(
+        {
+            "kind": kinds,
+            "meaning": [KIND_MEANING.get(kind, "") for kind in kinds],
+            "findings": [int(counts.get(kind, 0)) for kind in kinds],
+        }
+    )
+    parts = [
+        "<h3>Findings by kind</h3>",
+        f"<p class='note'>Most serious first. The page shows the first {ROWS_PER_KIND} findings "
+        "of each kind; discrepancy.csv holds every one.</p>",
+        _table(summary),
+    ]
+    columns = ["resident_id", "kec_code", "source_rows", "details", "registered_in_region"]
+    for kind in kinds:
+        rows = findings[findings["kind"] == kind]
+        if rows.empty:
+            continue
+        meaning = KIND_MEANING.get(kind)
+        parts.append(
+            f"<h4 id='kind-{escape(kind)}'><code>{escape(kind)}</code>: {len(rows):,} "
+            f"finding{'s' if len(rows) != 1 else ''}</h4>"
+            + (f"<p class='note'>{escape(meaning)}.</p>" if meaning else "")
+        )
+        parts.append(
+            _table(rows[columns], limit=ROWS_PER_KIND, more="of this kind in discrepancy.csv")
+        )
+    return "\n".join(parts)
+
+
+def _scores_note(linked: pd.DataFrame) -> str:
+    """What the match-score chart shows, and what joined the rows scored below the match
+    level (``link_method``), counted."""
+    total = len(linked)
+    low = linked[linked["link_score"] < MATCH_LEVEL]
+    text = (
+        f"{total:,} linked rows. A row's score is the match probability of its strongest link; "
+        f"the model links pairs at or above {MATCH_LEVEL:.2f}, and rows joined by a reviewer's "
+        "decision score 1.00. "
+    )
+    if low.empty:
+        return escape(text + f"No row scores below {MATCH_LEVEL:.2f}.")
+    per_method = low["link_method"].value_counts()
+    reasons = "; ".join(
+        f"{count:,} {_LOW_SCORE_METHOD.get(str(method), f'linked by {method}')}"
+        for method, count in per_method.items()
+    )
+    return escape(text + f"Below {MATCH_LEVEL:.2f} ({len(low):,} rows): {reasons}.")

@@ -567,6 +567,29 @@ def demo(
         sys.exit(1)
 
 
+def _existing_warehouse(warehouse: str | None) -> str:
+    """The URL of the warehouse a command reads (``--warehouse``, else the default), refused
+    when it names an embedded DuckDB file that does not exist: opening it would create an
+    empty warehouse there, and the command would report on nothing."""
+    import sqlalchemy as sa
+
+    from connectors.warehouse import default_url
+
+    url = warehouse or default_url()
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return url  # not a URL: the warehouse says so when it is opened
+    database = parsed.database
+    embedded = parsed.get_backend_name() == "duckdb" and database not in (None, "", ":memory:")
+    if embedded and not Path(str(database)).is_file():
+        raise click.ClickException(
+            f"no warehouse at {database}: the file does not exist (give --warehouse with "
+            "the URL of an existing warehouse, or create one with padu run)"
+        )
+    return url
+
+
 @main.command()
 @click.option(
     "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("data") / "report",
@@ -577,9 +600,9 @@ def demo(
 def report(out: Path, warehouse: str | None, region: str | None) -> None:
     """Write the auditor's report: one offline HTML page with charts, plus CSV exports."""
     from connectors.report import build_report
-    from connectors.warehouse import Warehouse, default_url
+    from connectors.warehouse import Warehouse
 
-    path = build_report(Warehouse(warehouse or default_url()), out, region)
+    path = build_report(Warehouse(_existing_warehouse(warehouse)), out, region)
     click.echo(f"report: {path}")
 
 
@@ -593,9 +616,9 @@ def review() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def review_list(warehouse: str | None, limit: int) -> None:
     """Show the pairs waiting for review, most likely matches first."""
-    from connectors.warehouse import Warehouse, default_url
+    from connectors.warehouse import Warehouse
 
-    store = Warehouse(warehouse or default_url())
+    store = Warehouse(_existing_warehouse(warehouse))
     store.create_tables()
     pairs = store.query(
         "SELECT q.left_file, q.left_row, q.right_file, q.right_row, q.match_probability, "
@@ -655,10 +678,9 @@ def review_decide(
 @click.option("--region", help="Kab/kota code (63.09) to restrict to.")
 def evaluate(truth: Path, warehouse: str | None, region: str | None) -> None:
     """Pairwise precision, recall, F1 and exactly-right persons against a truth file."""
-    from connectors.warehouse import default_url
     from pipelines.evaluate import evaluate as run_evaluation
 
-    result = run_evaluation(truth, warehouse or default_url(), region)
+    result = run_evaluation(truth, _existing_warehouse(warehouse), region)
     click.echo(f"persons:             {result.persons:,}")
     click.echo(f"true pairs:          {result.true_pairs:,}")
     click.echo(f"predicted pairs:     {result.predicted_pairs:,}")
@@ -682,7 +704,7 @@ def purge(source: str, before: str, region: str | None, warehouse: str | None) -
     from connectors.reference.regions import UnknownRegionError, kabupaten
     from connectors.retention import purge as run_purge
     from connectors.schema import Source
-    from connectors.warehouse import Warehouse, default_url
+    from connectors.warehouse import Warehouse
 
     try:
         day = date.fromisoformat(before)
@@ -692,7 +714,7 @@ def purge(source: str, before: str, region: str | None, warehouse: str | None) -
         code = kabupaten(region).kemendagri_code if region else None
     except UnknownRegionError as err:
         raise click.ClickException(str(err)) from None
-    store = Warehouse(warehouse or default_url())
+    store = Warehouse(_existing_warehouse(warehouse))
     try:
         done = run_purge(store, Source(source), day, code, os.environ.get("USER", "unknown"))
     finally:
@@ -736,7 +758,7 @@ def rekey(new_key_file: Path, warehouse: str | None) -> None:
     problem = key_problem(new)
     if problem:
         raise click.ClickException(f"{new_key_file}: {problem}")
-    store = Warehouse(url)
+    store = Warehouse(_existing_warehouse(url))
     try:
         done = run_rekey(store, current, new)
     except RekeyError as err:

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from connectors.report import build_report, safe_cell
+from connectors.charts import histogram
+from connectors.report import ROWS_PER_KIND, _scores_note, build_report, safe_cell
 from connectors.synthetic import generate
 from connectors.warehouse import Warehouse
-from pipelines.cli import run_pipeline
+from matching.discrepancies import KINDS
+from pipelines.cli import main, run_pipeline
 
 
 def _chromium() -> str:
@@ -139,6 +142,111 @@ def test_formula_like_cells_are_not_passed_on_as_formulas():
     assert safe_cell("BUDI") == "BUDI" and safe_cell(5) == 5
 
 
+def test_findings_are_listed_per_kind_most_serious_first(report):
+    """Each kind of finding has its own heading with its count and its own first rows, in
+    the order of seriousness (KINDS), so the voter findings are not buried under hundreds of
+    BPS rows."""
+    path, findings = report
+    html = path.read_text(encoding="utf-8")
+    counts = findings["kind"].value_counts()
+    sections = re.findall(
+        r"<h4 id='kind-([a-z_]+)'><code>[a-z_]+</code>: ([\d,]+) findings?</h4>(.*?)(?=<h4|<h2)",
+        html,
+        re.DOTALL,
+    )
+    assert [kind for kind, _, _ in sections] == [k for k in KINDS if counts.get(k, 0)]
+    assert len(sections) >= 4  # the region has findings of several kinds
+    for kind, count, body in sections:
+        assert int(count.replace(",", "")) == counts[kind]
+        shown = re.findall(r"<tr><td>R[0-9a-f]+</td>", body)
+        assert len(shown) == min(counts[kind], ROWS_PER_KIND), kind
+        if counts[kind] > ROWS_PER_KIND:
+            assert f"{counts[kind] - ROWS_PER_KIND:,} more rows of this kind" in body
+    # The export keeps every finding, in the same order.
+    exported = pd.read_csv(path.parent / "discrepancy.csv")
+    rank = exported["kind"].map({k: i for i, k in enumerate(KINDS)})
+    assert rank.is_monotonic_increasing
+
+
+def test_counts_print_as_whole_numbers(report):
+    """Counts the database sums as floats (coverage per kecamatan) print as integers, in the
+    page and in the CSVs."""
+    path, _ = report
+    html = path.read_text(encoding="utf-8")
+    assert not re.search(r"<td>[\d,]+\.0+</td>", html)
+    coverage = pd.read_csv(path.parent / "coverage_by_kecamatan.csv", dtype=str)
+    assert (
+        len(coverage) and not coverage.map(lambda v: bool(re.fullmatch(r"\d+\.0+", v))).any().any()
+    )
+    assert re.search(r"<td>\d{1,3}(,\d{3})*</td>", html)
+
+
+def test_histogram_shows_small_bands_on_a_log_scale():
+    """A band of 2 rows next to one of 50,000 is drawn (log scale), with gridlines at powers
+    of ten; bands of 0 rows stay empty; the values below the first edge have a bar of their
+    own."""
+    edges = [0.5 + 0.02 * i for i in range(26)]
+    counts = [0] * 18 + [2, 1, 0, 0, 2, 13, 49_350]
+    svg = histogram("scores", edges, counts, below=6)
+    drawn = re.findall(r'height="([\d.]+)" fill="[^"]+"><title>[^<]*: ([\d,]+)</title>', svg)
+    bars = [(float(h), int(n.replace(",", ""))) for h, n in drawn]
+    assert len(bars) == 26
+    assert all(h >= 3 for h, n in bars if n > 0) and all(h == 0 for h, n in bars if n == 0)
+    heights = dict((n, h) for h, n in bars)
+    assert heights[2] < heights[13] < heights[49_350] and heights[2] > 0.05 * heights[49_350]
+    assert "log scale" in svg and ">10,000</text>" in svg and "&lt;0.50" in svg
+
+
+def test_the_score_note_says_what_joined_the_rows_below_the_match_level():
+    linked = pd.DataFrame(
+        {
+            "link_method": ["nik", "probabilistic", "double_registration", "review_decision"],
+            "link_score": [1.0, 0.97, 0.02, 1.0],
+        }
+    )
+    note = _scores_note(linked)
+    assert (
+        "4 linked rows" in note
+        and "Below 0.95 (1 rows): 1 joined by the double-registration rule" in note
+    )
+    assert "reviewer&#x27;s decision score 1.00" in note
+    assert "No row scores below 0.95" in _scores_note(linked[linked["link_score"] > 0.5])
+
+
+def test_wide_tables_scroll_and_chart_labels_fit_in_chromium(report, tmp_path):
+    """In a real browser: the page is no wider than the window (wide tables scroll inside
+    their own box instead of being cut off), and every chart label lies inside its chart."""
+    path, _ = report
+    found = _probe(
+        path,
+        """
+        var boxes = Array.from(document.querySelectorAll('table')).map(function (t) {
+          var box = t.parentElement;
+          return {wide: box.classList.contains('wide'), overflow: getComputedStyle(box).overflowX,
+                  scrolls: box.scrollWidth > box.clientWidth};
+        });
+        var labels = [];
+        document.querySelectorAll('svg.chart').forEach(function (svg) {
+          var width = svg.getBoundingClientRect();
+          svg.querySelectorAll('text').forEach(function (t) {
+            var r = t.getBoundingClientRect();
+            labels.push({text: t.textContent, inside: r.left >= width.left - 0.5
+                         && r.right <= width.right + 0.5});
+          });
+        });
+        return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                boxes: boxes, labels: labels};
+        """,
+        tmp_path / "profile",
+        width=1024,
+    )
+    assert found["page"] <= found["window"]
+    assert found["boxes"] and all(b["wide"] and b["overflow"] == "auto" for b in found["boxes"])
+    assert any(b["scrolls"] for b in found["boxes"])  # the per-kecamatan table, at least
+    assert [label for label in found["labels"] if not label["inside"]] == []
+    assert any(label["text"] == "1.00" for label in found["labels"])
+
+
 def _docs_root(page: Path) -> Path:
     return next(p for p in page.parents if (p / "validations").is_dir())
 
@@ -173,3 +281,29 @@ def test_data_docs_render_offline_in_chromium(report, tmp_path):
     for found in (index, _probe(page, check, tmp_path / "page")):
         assert found["sheets"] and all(s.startswith("file:") for s in found["sheets"])
         assert found["nav"] == "flex"  # Bootstrap's navbar style applied: it loaded
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["report", "--out", "{base}/out"],
+        ["review", "list"],
+        ["evaluate", "--truth", "{base}/truth.csv"],
+        ["purge", "--source", "kpu", "--before", "2026-01-01"],
+        ["rekey", "--new-key-file", "{base}/new.key"],
+    ],
+)
+def test_commands_that_read_a_warehouse_refuse_one_that_does_not_exist(
+    command, tmp_path, monkeypatch
+):
+    """Given a DuckDB path with no file, a command that reads the warehouse names the path
+    and fails, instead of creating an empty warehouse and reporting on nothing."""
+    monkeypatch.setenv("PADU_PSEUDONYM_KEY", "k" * 40)
+    (tmp_path / "truth.csv").write_text("file,row,person_id\n")
+    (tmp_path / "new.key").write_text("n" * 40)
+    missing = tmp_path / "nowhere" / "w.duckdb"
+    args = [a.replace("{base}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(main, [*args, "--warehouse", f"duckdb:///{missing}"])
+    assert result.exit_code != 0
+    assert f"no warehouse at {missing}" in result.output
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out").exists()
