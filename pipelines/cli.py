@@ -647,26 +647,51 @@ def _row_ref(value: str) -> tuple[str, int]:
 @click.argument("left")
 @click.argument("right")
 @click.argument("decision", type=click.Choice(["match", "no_match"]))
-@click.option("--by", "decided_by", default=lambda: os.environ.get("USER", "unknown"),
-              show_default="$USER", help="Who decided.")  # fmt: skip
+@click.option("--by", "decided_by", help="Who decided (default: $USER; required without it).")
+@click.option(
+    "--yes", "-y", is_flag=True,
+    help="Record without asking, even when the rows speak against the decision (scripts).",
+)  # fmt: skip
 @click.option("--warehouse", help="SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb).")
 def review_decide(
-    left: str, right: str, decision: str, decided_by: str, warehouse: str | None
-) -> None:
+    left: str, right: str, decision: str, decided_by: str | None, yes: bool,
+    warehouse: str | None,
+) -> None:  # fmt: skip
     """Record that source rows LEFT and RIGHT (FILE:ROW) are or are not one person.
+
+    Both rows are shown first (name, sex, birth date, desa, and whether their NIKs agree;
+    never the NIK or KK number). When they speak strongly against the decision (for a match:
+    different sex, birth dates years apart or different NIKs; for no_match: the same NIK),
+    you are asked to confirm; --yes skips the question.
 
     The decision is kept in the review_decision table and applied by every later run,
     also to later snapshots of the same records.
     """
-    from connectors.review import ReviewError, record_decision
-    from connectors.warehouse import Warehouse, default_url
+    from connectors.review import ReviewError, pair_evidence, record_decision
+    from connectors.warehouse import Warehouse
 
-    store = Warehouse(warehouse or default_url())
+    by = (decided_by or os.environ.get("USER") or "").strip()
+    if not by:
+        raise click.UsageError("say who decided with --by NAME ($USER is not set)")
+    left_ref, right_ref = _row_ref(left), _row_ref(right)
+    store = Warehouse(_existing_warehouse(warehouse))
     try:
-        record_decision(store, _row_ref(left), _row_ref(right), decision, decided_by)
+        evidence = pair_evidence(store, left_ref, right_ref)
+        click.echo(f"left:  {evidence.left.describe()}")
+        click.echo(f"right: {evidence.right.describe()}")
+        click.echo(f"NIKs:  {evidence.nik_text()}")
+        against = evidence.against(decision)
+        if against:
+            click.echo(f"These rows speak against {decision}: " + "; ".join(against) + ".")
+            if not yes and not click.confirm(f"Record {decision} anyway?", default=False):
+                click.echo("nothing recorded")
+                raise click.Abort
+        record_decision(store, left_ref, right_ref, decision, by)
     except ReviewError as err:
         raise click.ClickException(str(err)) from None
-    click.echo(f"recorded: {left} and {right}: {decision} (applied from the next run)")
+    finally:
+        store.dispose()
+    click.echo(f"recorded: {left} and {right}: {decision} by {by} (applied from the next run)")
 
 
 @main.command()

@@ -45,7 +45,7 @@ def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch):
     right = f"{pair['source_file_y']}:{pair['source_row_y']}"
     runner = CliRunner()
     decided = runner.invoke(main, ["review", "decide", left, right, "no_match",
-                                   "--warehouse", url, "--by", "t"])  # fmt: skip
+                                   "--warehouse", url, "--by", "t", "--yes"])  # fmt: skip
     assert decided.exit_code == 0, decided.output
     assert run_pipeline(landing, url, None, echo=lambda _: None)
     before = _links(url)

@@ -288,6 +288,7 @@ def test_data_docs_render_offline_in_chromium(report, tmp_path):
     [
         ["report", "--out", "{base}/out"],
         ["review", "list"],
+        ["review", "decide", "a.csv:1", "b.csv:2", "match", "--by", "t"],
         ["evaluate", "--truth", "{base}/truth.csv"],
         ["purge", "--source", "kpu", "--before", "2026-01-01"],
         ["rekey", "--new-key-file", "{base}/new.key"],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -51,7 +53,9 @@ def test_decisions_override_the_model_also_in_the_next_snapshot(region):
 
     runner = CliRunner()
     for args in ([kpu_ref, duk_ref, "no_match"], [bps_ref, other_ref, "match"]):
-        result = runner.invoke(main, ["review", "decide", *args, "--warehouse", url, "--by", "t"])
+        result = runner.invoke(
+            main, ["review", "decide", *args, "--warehouse", url, "--by", "t", "--yes"]
+        )
         assert result.exit_code == 0, result.output
 
     def resident(ref: str, folder_date: str | None = None) -> str:
@@ -79,7 +83,8 @@ def test_decisions_override_the_model_also_in_the_next_snapshot(region):
 def test_unknown_row_is_a_clear_error(region):
     _, url = region
     result = CliRunner().invoke(
-        main, ["review", "decide", "nope.csv:1", "nope.csv:2", "match", "--warehouse", url]
+        main,
+        ["review", "decide", "nope.csv:1", "nope.csv:2", "match", "--warehouse", url, "--by", "t"],
     )
     assert result.exit_code != 0 and "nope.csv row 1 is not in resident_link" in result.output
 
@@ -112,7 +117,7 @@ def _pair(row: dict) -> frozenset[str]:
 def _decide(url: str, row: dict, decision: str) -> None:
     refs = [f"{row['left_file']}:{row['left_row']}", f"{row['right_file']}:{row['right_row']}"]
     result = CliRunner().invoke(
-        main, ["review", "decide", *refs, decision, "--warehouse", url, "--by", "t"]
+        main, ["review", "decide", *refs, decision, "--warehouse", url, "--by", "t", "--yes"]
     )
     assert result.exit_code == 0, result.output
 
@@ -149,3 +154,127 @@ def test_decided_pairs_leave_the_review_queue(tmp_path, warehouse_url):
     assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
     assert same_resident(rejected[0]) and not same_resident(rejected[1])
     assert _pair(rejected[0]) not in {_pair(row) for row in _queue(url)}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small region of its own: the decisions recorded here change no other test's runs."""
+    base = tmp_path_factory.mktemp("decide")
+    generate(region="6309", people=300, seed=31, out=base / "landing")
+    url = f"duckdb:///{base / 'w.duckdb'}"
+    assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
+    store = Warehouse(url)
+    try:
+        rows = store.query(
+            "SELECT l.source_file, l.source_row, l.resident_id, l.link_method, r.sex, "
+            "r.birth_date, r.nik IS NOT NULL AS has_nik, r.name_raw "
+            "FROM resident_link l JOIN restricted.source_record r "
+            "ON r.source_file = l.source_file AND r.source_row = l.source_row"
+        )
+    finally:
+        store.dispose()
+    return url, rows
+
+
+def _ref(row) -> str:
+    return f"{row.source_file}:{row.source_row}"
+
+
+def _decisions(url: str) -> pd.DataFrame:
+    store = Warehouse(url)
+    try:
+        return store.query(
+            "SELECT left_file, left_row, right_file, right_row, decision, decided_by "
+            "FROM review_decision"
+        )
+    finally:
+        store.dispose()
+
+
+def _recorded(url: str, a, b) -> pd.DataFrame:
+    found = _decisions(url)
+    refs = {(a.source_file, a.source_row), (b.source_file, b.source_row)}
+    pairs = [{(d.left_file, d.left_row), (d.right_file, d.right_row)} for d in found.itertuples()]
+    return found[[pair == refs for pair in pairs]]
+
+
+def test_decide_shows_both_rows_and_asks_before_an_unlikely_match(small):
+    """A match between a man and a woman born years apart, with different NIKs: both rows
+    are shown (never a NIK or KK number), and nothing is recorded unless the reviewer says
+    yes."""
+    url, rows = small
+    men = rows[(rows.sex == "M") & rows.has_nik & rows.birth_date.notna()]
+    women = rows[(rows.sex == "F") & rows.has_nik & rows.birth_date.notna()]
+    man = men.iloc[0]
+    woman = women[(women.birth_date - man.birth_date).abs() > pd.Timedelta(days=5 * 365)].iloc[0]
+    args = ["review", "decide", _ref(man), _ref(woman), "match", "--warehouse", url, "--by", "ana"]
+    runner = CliRunner()
+
+    refused = runner.invoke(main, args, input="n\n")
+    assert refused.exit_code != 0
+    out = refused.output
+    for person in (man, woman):
+        assert _ref(person) in out and person.name_raw in out
+        assert f"born {pd.Timestamp(person.birth_date).date().isoformat()}" in out
+    assert "sex M" in out and "sex F" in out and "desa 63.09." in out
+    assert "NIKs:  different" in out
+    assert "different sex" in out and "years apart" in out and "different NIKs" in out
+    assert "Record match anyway?" in out and "nothing recorded" in out
+    assert not re.search(r"\d{16}", out)
+    assert _recorded(url, man, woman).empty
+
+    accepted = runner.invoke(main, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    recorded = _recorded(url, man, woman)
+    assert list(recorded["decision"]) == ["match"] and list(recorded["decided_by"]) == ["ana"]
+
+
+def test_decide_asks_before_splitting_rows_with_the_same_nik(small):
+    url, rows = small
+    linked = rows[(rows.link_method == "nik") & rows.has_nik]
+    pair = linked.merge(linked, on="resident_id").query("source_file_x < source_file_y").iloc[0]
+    a = rows[(rows.source_file == pair.source_file_x) & (rows.source_row == pair.source_row_x)]
+    b = rows[(rows.source_file == pair.source_file_y) & (rows.source_row == pair.source_row_y)]
+    a, b = a.iloc[0], b.iloc[0]
+    args = ["review", "decide", _ref(a), _ref(b), "no_match", "--warehouse", url, "--by", "ana"]
+    runner = CliRunner()
+    refused = runner.invoke(main, args, input="n\n")
+    assert refused.exit_code != 0 and "NIKs:  the same" in refused.output
+    assert "both rows carry the same NIK" in refused.output
+    assert _recorded(url, a, b).empty
+    # A script says --yes: no question asked.
+    done = runner.invoke(main, [*args, "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "anyway?" not in done.output
+    assert list(_recorded(url, a, b)["decision"]) == ["no_match"]
+
+
+def test_decide_without_evidence_against_asks_nothing(small):
+    """A plausible decision (no_match on rows with different NIKs) is recorded at once."""
+    url, rows = small
+    with_nik = rows[rows.has_nik]
+    a = with_nik.iloc[0]
+    b = with_nik[with_nik.resident_id != a.resident_id].iloc[0]
+    args = ["review", "decide", _ref(a), _ref(b), "no_match", "--warehouse", url, "--by", "ana"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert "anyway?" not in done.output and "recorded:" in done.output
+
+
+def test_decided_by_is_the_reviewer_never_unknown(small, monkeypatch):
+    """Without --by the decision is $USER's; with neither, decide refuses and records
+    nothing."""
+    url, rows = small
+    with_nik = rows[rows.has_nik]
+    a = with_nik.iloc[1]
+    b = with_nik[with_nik.resident_id != a.resident_id].iloc[1]
+    args = ["review", "decide", _ref(a), _ref(b), "no_match", "--warehouse", url]
+    monkeypatch.delenv("USER", raising=False)
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2 and "--by" in refused.output
+    assert _recorded(url, a, b).empty
+    monkeypatch.setenv("USER", "siti")
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert list(_recorded(url, a, b)["decided_by"]) == ["siti"]
+    assert "unknown" not in set(_decisions(url)["decided_by"])
