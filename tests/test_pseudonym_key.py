@@ -4,11 +4,12 @@ a PostgreSQL warehouse, or production mode, is refused without a configured key.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -31,6 +32,9 @@ from pipelines.resources import (
 def _no_configured_key(monkeypatch):
     for name in ("PADU_PSEUDONYM_KEY_FILE", "PADU_PSEUDONYM_KEY", "PADU_MODE"):
         monkeypatch.delenv(name, raising=False)
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _query(url: str, sql: str) -> pd.DataFrame:
@@ -79,19 +83,40 @@ def test_a_warehouse_whose_key_is_lost_is_not_given_a_new_one(tmp_path, landing)
     assert not (tmp_path / "pseudonym.key").exists()
 
 
-def _make_key(path: str, start: Any) -> bytes:
-    start.wait()  # all at once
-    return own_key(Path(path))
+#: Waits for the start file, then makes (or reads) the key; prints what it got.
+MAKE_KEY = """
+import sys, time
+from pathlib import Path
+from pipelines.resources import own_key
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.005)
+print(own_key(Path(sys.argv[1])).decode())
+"""
 
 
 def test_processes_making_the_key_at_once_end_with_one_key(tmp_path):
-    path = tmp_path / "pseudonym.key"
-    context = multiprocessing.get_context("spawn")
-    start = context.Manager().Barrier(4)
-    with context.Pool(4) as pool:
-        keys = pool.starmap(_make_key, [(str(path), start)] * 4)
-    assert len(set(keys)) == 1 and keys[0] == path.read_bytes().strip()
-    assert [p.name for p in tmp_path.iterdir()] == ["pseudonym.key"]  # no partial files left
+    path = tmp_path / "keys" / "pseudonym.key"
+    path.parent.mkdir()
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", MAKE_KEY, str(path), str(go)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    time.sleep(3)  # every process is waiting for the start
+    go.touch()
+    keys = set()
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        keys.add(out.strip())
+    assert len(keys) == 1 and keys.pop().encode() == path.read_bytes().strip()
+    assert [p.name for p in path.parent.iterdir()] == ["pseudonym.key"]  # no partial files left
 
 
 def test_padus_own_key_file_must_be_private(tmp_path):
