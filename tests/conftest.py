@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -81,6 +82,17 @@ def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 def delimited(header: list[str], rows: list[list[str]], delimiter: str) -> str:
     return "\n".join(delimiter.join(r) for r in [header, *rows]) + "\n"
+
+
+def rows_of(url: str, sql: str) -> pd.DataFrame:
+    """The rows ``sql`` selects from the warehouse at ``url`` (opened for this query only)."""
+    from connectors.warehouse import Warehouse
+
+    store = Warehouse(url)
+    try:
+        return store.query(sql)
+    finally:
+        store.dispose()
 
 
 def stored_bytes(path: Path) -> bytes:

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from conftest import rows_of
 
 from connectors.synthetic import generate
 from connectors.warehouse import Warehouse
@@ -49,14 +49,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "PADU_PSEUDONYM_KEY_FILE": str(key)}  # fmt: skip
 
 
-def _query(url: str, sql: str) -> pd.DataFrame:
-    store = Warehouse(url)
-    try:
-        return store.query(sql)
-    finally:
-        store.dispose()
-
-
 def test_a_second_run_of_a_region_refuses_while_the_first_runs(tmp_path, warehouse_url):
     url = warehouse_url
     first = tmp_path / "first"
@@ -90,12 +82,12 @@ def test_a_second_run_of_a_region_refuses_while_the_first_runs(tmp_path, warehou
     assert "another padu run of region 63.09 is in progress" in refused.stdout
     assert held.returncode == 0, rest
 
-    runs = _query(url, "SELECT run_id, status FROM run_audit")
+    runs = rows_of(url, "SELECT run_id, status FROM run_audit")
     assert list(runs["status"]) == ["success"]
-    files = _query(url, "SELECT source_file, run_id FROM load_audit WHERE current")
+    files = rows_of(url, "SELECT source_file, run_id FROM load_audit WHERE current")
     assert set(files["run_id"]) == set(runs["run_id"])
     assert all(name.endswith(("20261101.csv", "20261101.txt")) for name in files["source_file"])
-    linked = _query(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
+    linked = rows_of(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
     assert set(linked) == set(files["source_file"])
 
 

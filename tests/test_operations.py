@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import rows_of
 from ops_helpers import content_hashes, next_registry_snapshot
 
 from connectors.synthetic import generate
@@ -21,14 +22,6 @@ PEOPLE = 300
 
 def _run(landing, url) -> None:  # type: ignore[no-untyped-def]
     assert run_pipeline(landing, url, None, echo=lambda _: None)
-
-
-def _query(url: str, sql: str) -> pd.DataFrame:
-    store = Warehouse(url)
-    try:
-        return store.query(sql)
-    finally:
-        store.dispose()
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def test_rerun_on_the_same_inputs_gives_identical_tables(first_snapshot, warehou
     # Everything read, standardised, linked and published again: the same tables.
     assert run_pipeline(first_snapshot, warehouse_url, None, echo=lambda _: None, reload=True)
     assert content_hashes(warehouse_url) == before
-    runs = _query(
+    runs = rows_of(
         warehouse_url,
         "SELECT status, outputs, input_fingerprint FROM run_audit ORDER BY finished_at",
     )
@@ -55,7 +48,7 @@ def test_rerun_on_the_same_inputs_gives_identical_tables(first_snapshot, warehou
     assert runs["outputs"].iloc[1] == "{}"  # the second run had nothing to publish
     assert '"resident": 0' not in runs["outputs"].iloc[2]
     assert runs["input_fingerprint"].nunique() == 1
-    assert len(_query(warehouse_url, "SELECT * FROM load_audit")) == 3  # nothing loaded twice
+    assert len(rows_of(warehouse_url, "SELECT * FROM load_audit")) == 3  # nothing loaded twice
 
 
 def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehouse_url):
@@ -65,21 +58,21 @@ def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehou
     niks = next_registry_snapshot(first_snapshot, second, warehouse_url)
     _run(second, warehouse_url)
 
-    audit = _query(warehouse_url, "SELECT source, source_file, current FROM load_audit")
+    audit = rows_of(warehouse_url, "SELECT source, source_file, current FROM load_audit")
     assert len(audit) == 4  # the new registry file; KPU and BPS were recognised
     registry = audit[audit["source"] == "dukcapil"].set_index("source_file")["current"]
     assert bool(registry["dukcapil_6309_20261102.csv"])
     assert not bool(registry["dukcapil_6309_20261101.csv"])
 
     # Both snapshots stay queryable.
-    counts = _query(
+    counts = rows_of(
         warehouse_url,
         "SELECT source_file, count(*) AS n FROM restricted.source_record WHERE source = 'dukcapil' "
         "GROUP BY source_file",
     ).set_index("source_file")["n"]
     assert counts["dukcapil_6309_20261101.csv"] == counts["dukcapil_6309_20261102.csv"]
 
-    changes = _query(
+    changes = rows_of(
         warehouse_url,
         "SELECT c.change, c.changed_fields, coalesce(n.nik, o.nik) AS nik "
         "FROM source_change c "
@@ -95,7 +88,7 @@ def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehou
     assert set(changed["changed_fields"].split(",")) == {"name_raw", "name_norm"}
 
     # The renamed resident shows as changed in the resident_change view, by attribute name.
-    events = _query(
+    events = rows_of(
         warehouse_url,
         "SELECT change, changed_attributes FROM resident_change WHERE change = 'changed'",
     )
@@ -136,7 +129,7 @@ def test_unreadable_file_fails_without_retrying(first_snapshot, tmp_path):
     lines: list[str] = []
     assert not run_pipeline(first_snapshot, url, None, echo=lines.append)
     assert any("kpu_raw" in line and voters.name in line for line in lines)
-    failed = _query(url, "SELECT status, region, message FROM run_audit")
+    failed = rows_of(url, "SELECT status, region, message FROM run_audit")
     assert list(failed["status"]) == ["failed"] and failed["region"].iloc[0] == "63.09"
     assert voters.name in failed["message"].iloc[0]
 
@@ -163,7 +156,7 @@ def test_failure_sensor_records_a_failed_scheduled_run(first_snapshot, tmp_path)
             dagster_run=instance.get_run_by_id(result.run_id), resources=resources,
         ).for_run_failure()  # fmt: skip
         run_failure_audit(context)
-    row = _query(url, "SELECT * FROM run_audit").iloc[0]
+    row = rows_of(url, "SELECT * FROM run_audit").iloc[0]
     assert (row["status"], row["region"], row["started_by"]) == (
         "failed",
         "63.09",
@@ -196,20 +189,20 @@ def test_purge_removes_superseded_snapshots_only(first_snapshot, tmp_path, wareh
     # Far in the future: still only the superseded registry snapshot goes.
     output = _purge(warehouse_url, "--source", "dukcapil", "--before", "2030-01-01")
     assert "dukcapil_6309_20261101.csv" in output and "purged 1 " in output
-    files = _query(warehouse_url, "SELECT DISTINCT source_file FROM restricted.source_record")[
+    files = rows_of(warehouse_url, "SELECT DISTINCT source_file FROM restricted.source_record")[
         "source_file"
     ]
     assert "dukcapil_6309_20261101.csv" not in set(files)
     assert "dukcapil_6309_20261102.csv" in set(files) and len(files) == 3
-    audit = _query(warehouse_url, "SELECT source_file, purged_at FROM load_audit")
+    audit = rows_of(warehouse_url, "SELECT source_file, purged_at FROM load_audit")
     purged = audit.set_index("source_file")["purged_at"]
     assert purged.notna().sum() == 1 and pd.notna(purged["dukcapil_6309_20261101.csv"])
     # The changes that made the current snapshot stay (names and rows, no personal data).
-    changes = _query(warehouse_url, "SELECT change, source_file FROM source_change")
+    changes = rows_of(warehouse_url, "SELECT change, source_file FROM source_change")
     assert sorted(changes["change"]) == ["added", "changed", "removed"]
     after = content_hashes(warehouse_url)
     assert all(after[k] == v for k, v in current.items())  # the current state is intact
-    logged = _query(warehouse_url, "SELECT started_by, outputs FROM run_audit "
+    logged = rows_of(warehouse_url, "SELECT started_by, outputs FROM run_audit "
                     "WHERE started_by LIKE 'padu purge%'")  # fmt: skip
     assert len(logged) == 1 and '"files": 1' in logged["outputs"].iloc[0]
     assert "purged 0 " in _purge(warehouse_url, "--source", "dukcapil", "--before", "2030-01-01")

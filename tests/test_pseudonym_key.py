@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import rows_of
 
-from connectors.warehouse import Warehouse
 from matching.nik import pseudonymise
 from pipelines.cli import main, run_pipeline
 from pipelines.definitions import build_resources
@@ -37,16 +37,8 @@ def _no_configured_key(monkeypatch):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _query(url: str, sql: str) -> pd.DataFrame:
-    store = Warehouse(url)
-    try:
-        return store.query(sql)
-    finally:
-        store.dispose()
-
-
 def _links(url: str) -> pd.DataFrame:
-    return _query(url, "SELECT source_file, source_row, resident_id, record_key "
+    return rows_of(url, "SELECT source_file, source_row, resident_id, record_key "
                        "FROM resident_link ORDER BY source_file, source_row")  # fmt: skip
 
 
@@ -58,8 +50,8 @@ def test_an_embedded_warehouse_gets_a_random_private_key_once(tmp_path, landing)
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     key = key_file.read_bytes().strip()
     assert len(key) >= 64 and int(key, 16)  # 32 random bytes, as hex
-    niks = _query(url, "SELECT DISTINCT nik FROM restricted.source_record WHERE nik IS NOT NULL")
-    published = set(_query(url, "SELECT nik_pseudonym FROM resident")["nik_pseudonym"].dropna())
+    niks = rows_of(url, "SELECT DISTINCT nik FROM restricted.source_record WHERE nik IS NOT NULL")
+    published = set(rows_of(url, "SELECT nik_pseudonym FROM resident")["nik_pseudonym"].dropna())
     assert published and published <= set(pseudonymise(niks["nik"], key, purpose="nik"))
     before = _links(url)
 

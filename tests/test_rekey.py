@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from click.testing import CliRunner
+from conftest import rows_of
 
 from connectors.synthetic import generate
 from connectors.warehouse import Warehouse
@@ -21,14 +22,6 @@ def _links(url: str) -> pd.DataFrame:
             "SELECT source_file, source_row, resident_id, record_key FROM resident_link "
             "ORDER BY source_file, source_row"
         )
-    finally:
-        store.dispose()
-
-
-def _query(url: str, sql: str) -> pd.DataFrame:
-    store = Warehouse(url)
-    try:
-        return store.query(sql)
     finally:
         store.dispose()
 
@@ -65,19 +58,19 @@ def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch):
                                 "--warehouse", url])  # fmt: skip
     assert done.exit_code == 0, done.output
     monkeypatch.setenv("PADU_PSEUDONYM_KEY", NEW)
-    events_before = len(_query(url, "SELECT * FROM resident_history"))
+    events_before = len(rows_of(url, "SELECT * FROM resident_history"))
     assert run_pipeline(landing, url, None, echo=lambda _: None)
     after = _links(url)
 
     assert (after["resident_id"] == before["resident_id"]).all()  # IDs kept
     assert not (after["record_key"] == before["record_key"]).any()  # every key rekeyed
-    assert len(_query(url, "SELECT * FROM resident_history")) == events_before  # no churn
+    assert len(rows_of(url, "SELECT * FROM resident_history")) == events_before  # no churn
     ids = after.set_index(["source_file", "source_row"])["resident_id"]
     assert (
         ids[(pair["source_file_x"], pair["source_row_x"])]
         != ids[(pair["source_file_y"], pair["source_row_y"])]
     )  # the decision still holds
-    niks = _query(url, "SELECT DISTINCT nik FROM restricted.source_record WHERE nik IS NOT NULL")
+    niks = rows_of(url, "SELECT DISTINCT nik FROM restricted.source_record WHERE nik IS NOT NULL")
     expected = set(pseudonymise(niks["nik"], NEW.encode(), purpose="nik"))
-    published = set(_query(url, "SELECT nik_pseudonym FROM resident")["nik_pseudonym"].dropna())
+    published = set(rows_of(url, "SELECT nik_pseudonym FROM resident")["nik_pseudonym"].dropna())
     assert published and published <= expected

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import rows_of
 
 from connectors.report import build_report
 from connectors.synthetic import generate
@@ -16,14 +17,6 @@ from connectors.warehouse import Warehouse
 from pipelines.cli import run_pipeline
 
 OLD, NEW = "20261101", "20261102"
-
-
-def _query(url: str, sql: str) -> pd.DataFrame:
-    store = Warehouse(url)
-    try:
-        return store.query(sql)
-    finally:
-        store.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +49,7 @@ def _next_delivery(root: Path, url: str, name: str) -> tuple[Path, str]:
 
 
 def _current(url: str) -> dict[str, str]:
-    rows = _query(url, "SELECT source, source_file FROM load_audit WHERE current")
+    rows = rows_of(url, "SELECT source, source_file FROM load_audit WHERE current")
     return dict(zip(rows["source"], rows["source_file"], strict=True))
 
 
@@ -81,11 +74,11 @@ def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
     current = _current(url)
     assert current["dukcapil"] == registry.name.replace(NEW, OLD)  # stale: the current snapshot
     assert current["kpu"].endswith(f"{NEW}.csv")  # the new voter list is published
-    refused = _query(url, "SELECT * FROM refused_file")
+    refused = rows_of(url, "SELECT * FROM refused_file")
     assert list(refused["source_file"]) == [registry.name]
     assert "missing required column(s) NIK" in refused.loc[0, "reason"]
     assert str(refused.loc[0, "stale_since"])[:10] == "2026-11-01"
-    audit = _query(url, "SELECT status, message FROM run_audit ORDER BY finished_at")
+    audit = rows_of(url, "SELECT status, message FROM run_audit ORDER BY finished_at")
     assert audit["status"].iloc[-1] == "success"
     assert audit["message"].iloc[-1].startswith("dukcapil stale since 2026-11-01")
     assert any("dukcapil_raw.current_snapshot: FAILED" in line for line in out)
@@ -93,7 +86,7 @@ def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
         line.startswith("  STALE dukcapil: stays on dukcapil_6309_20261101.csv of 2026-11-01")
         for line in out
     ), out
-    linked = _query(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
+    linked = rows_of(url, "SELECT DISTINCT source_file FROM resident_link")["source_file"]
     assert set(linked) == set(current.values())
 
     store = Warehouse(url)
@@ -113,11 +106,11 @@ def test_a_file_with_far_fewer_rows_is_refused_with_both_counts(first_run):
     voters = next(landing.glob("kpu_*"))
     lines = voters.read_text(encoding="utf-8").splitlines()
     voters.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
-    before = _query(url, "SELECT rows_read FROM load_audit WHERE current AND source = 'kpu'")
+    before = rows_of(url, "SELECT rows_read FROM load_audit WHERE current AND source = 'kpu'")
 
     assert not run_pipeline(landing, url, None, echo=lambda _: None)
 
-    reason = _query(url, "SELECT reason FROM refused_file")["reason"].iloc[0]
+    reason = rows_of(url, "SELECT reason FROM refused_file")["reason"].iloc[0]
     assert f"holds 10 rows, the current snapshot kpu_dpt_6309_{OLD}.csv" in reason
     assert f"{int(before['rows_read'].iloc[0]):,}" in reason
     assert _current(url)["kpu"].endswith(f"{OLD}.csv")
@@ -129,8 +122,8 @@ def test_a_region_with_no_earlier_snapshot_still_fails(tmp_path):
     registry.write_bytes(b"NAMA_LGKP|ALAMAT\nBUDI|JL. MAWAR\n")
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     assert not run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
-    assert _query(url, "SELECT count(*) AS n FROM resident")["n"].iloc[0] == 0
-    assert _query(url, "SELECT count(*) AS n FROM refused_file")["n"].iloc[0] == 0
+    assert rows_of(url, "SELECT count(*) AS n FROM resident")["n"].iloc[0] == 0
+    assert rows_of(url, "SELECT count(*) AS n FROM refused_file")["n"].iloc[0] == 0
 
 
 def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(tmp_path, monkeypatch):
@@ -150,4 +143,4 @@ def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(tmp_path
     out: list[str] = []
     assert not run_pipeline(tmp_path / "landing", url, None, echo=out.append)
     assert any("line_accounting" in line for line in out), out
-    assert _query(url, "SELECT count(*) AS n FROM resident")["n"].iloc[0] == 0
+    assert rows_of(url, "SELECT count(*) AS n FROM resident")["n"].iloc[0] == 0
