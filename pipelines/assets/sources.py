@@ -101,7 +101,9 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         description=(
             f"Newest {source.value} extract for the region, as text rows; rows that cannot be "
             "read as a record are marked for quarantine with the reason. A file already "
-            "loaded (same sha256) is recognised and not read again."
+            "loaded (same sha256) is recognised and not read again; a file that cannot be "
+            "read, or holds far fewer rows than the current snapshot, is refused and the "
+            "source stays on its current snapshot."
         ),
         kinds={"python", "csv"},
     )
@@ -127,22 +129,7 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
             store, kab.kemendagri_code, source, checksum
         )  # fmt: skip
         if len(earlier):
-            done = earlier.iloc[0]
-            context.log.info(
-                f"{name}: already loaded as {done['source_file']} by run {done['run_id']} "
-                "(same sha256); its records are reused, the file is not read again"
-            )
-            info = _loaded_info(done, extract.path, name)
-            store.replace_table(staging.file_table(source, kab), info)
-            return dg.MaterializeResult(
-                metadata={
-                    "file": name,
-                    "region": kab.kemendagri_code,
-                    "sha256": checksum,
-                    "already_loaded_as": str(done["source_file"]),
-                    "rows_read": int(done["rows_read"]),
-                }  # fmt: skip
-            )
+            return _reuse(context, store, extract, earlier.iloc[0])
         context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
         try:
             mapping = sources.mapping(kab.compact_code, source) or landing.mapping_override(source)
@@ -201,6 +188,30 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         )
 
     return raw_asset
+
+
+def _reuse(
+    context: dg.AssetExecutionContext, store: Warehouse, extract: ExtractFile, done: pd.Series
+) -> dg.MaterializeResult:
+    """Stage a file loaded earlier (same sha256): its records are reused, not read again."""
+    name = extract.path.name
+    context.log.info(
+        f"{name}: already loaded as {done['source_file']} by run {done['run_id']} "
+        "(same sha256); its records are reused, the file is not read again"
+    )
+    store.replace_table(
+        staging.file_table(extract.source, run_region(context)),
+        _loaded_info(done, extract.path, name),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "file": name,
+            "region": str(done["region"]),
+            "sha256": str(done["checksum"]),
+            "already_loaded_as": str(done["source_file"]),
+            "rows_read": int(done["rows_read"]),
+        }
+    )
 
 
 def _refuse(
