@@ -383,6 +383,13 @@ def test_unquoted_format_refuses_a_delimiter(db, registry, tmp_path):
     assert '"JL. MAWAR | RT 3"' in quoted.path.read_text()
 
 
+def test_a_url_naming_no_driver_uses_the_installed_one(db, registry, tmp_path):
+    table = db.load(registry.iloc[:3])
+    scheme, rest = db.url.split("://", 1)
+    plain = f"{scheme.split('+')[0]}://{rest}"  # postgresql:// or mysql://
+    assert pull(plain, table=table, out=tmp_path / DKB, **DKB_FORMAT).rows == 3
+
+
 def test_a_line_break_in_a_value_keeps_one_record_per_line(db, registry, tmp_path):
     rows = registry.iloc[:3].copy()
     rows.loc[1, "ALAMAT"] = "JL. MAWAR\r\nGG. 3\nRT 3"

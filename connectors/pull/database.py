@@ -294,7 +294,25 @@ def fingerprint(sql: str) -> str:
 # --- the connection and its snapshot --------------------------------------------------------
 
 
+#: The driver padu installs for a database URL that names none (SQLAlchemy's own default,
+#: psycopg 3 or mysqlclient, is not installed).
+_INSTALLED_DRIVERS = {"postgresql": "psycopg2", "postgres": "psycopg2", "mysql": "pymysql",
+                      "mariadb": "pymysql"}  # fmt: skip
+
+
+def with_installed_driver(url: str) -> str:
+    """``url`` with the installed driver when it names none (``mysql://`` ->
+    ``mysql+pymysql://``, ``postgresql://`` -> ``postgresql+psycopg2://``)."""
+    scheme, sep, rest = url.partition("://")
+    driver = _INSTALLED_DRIVERS.get(scheme.lower()) if sep else None
+    if driver is None:
+        return url
+    dialect = "postgresql" if scheme.lower().startswith("postgres") else scheme.lower()
+    return f"{dialect}+{driver}://{rest}"
+
+
 def _engine(url: str, source: str, connect_timeout: int) -> sa.engine.Engine:
+    url = with_installed_driver(url)
     backend = sa.engine.make_url(url).get_backend_name()
     if backend not in _SUPPORTED:
         raise PullError(f"{source}: unsupported database {backend!r} (PostgreSQL, MariaDB/MySQL)")
