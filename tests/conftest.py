@@ -1,10 +1,13 @@
-"""Builders for small hand-made agency extracts (formats.md), for connector tests."""
+"""Shared by the tests: builders for small hand-made agency extracts, warehouses on both
+backends, and the local servers some tests need (found on their usual ports when no
+``PADU_TEST_*`` variable names them)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
+import socket
 import sqlite3
 import uuid
 import zlib
@@ -14,6 +17,40 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+
+#: The servers the tests use, and where they usually answer on a developer's machine.
+LOCAL_SERVICES = {
+    "PADU_TEST_POSTGRES_URL": ("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", 5432),
+    "PADU_TEST_MARIADB_URL": ("mysql+pymysql://root@127.0.0.1:3306/test", 3306),
+    "PADU_TEST_CELERY_BROKER_URL": ("pyamqp://guest:guest@127.0.0.1:5672//", 5672),
+}
+_found: dict[str, str] = {}
+
+
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Use a local server that answers on its usual port when no variable names one (set in
+    the environment, so the processes the tests start see it too)."""
+    for name, (url, port) in LOCAL_SERVICES.items():
+        if os.environ.get(name):
+            _found[name] = "given"
+        elif _answers(port):
+            os.environ[name] = url
+            _found[name] = f"found on 127.0.0.1:{port}"
+        else:
+            _found[name] = f"not running on 127.0.0.1:{port}: its tests are skipped"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    terminalreporter.write_sep("-", "test servers")
+    for name, state in _found.items():
+        terminalreporter.write_line(f"{name}: {state}")
+
 
 DUKCAPIL_HEADER = [
     "NIK", "NO_KK", "NAMA_LGKP", "JENIS_KLMIN", "TMPT_LHR", "TGL_LHR", "AGAMA", "STAT_KWN",
