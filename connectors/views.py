@@ -28,8 +28,14 @@ _GROUPS = "\n".join(
 )
 
 
+def _count(condition: str) -> str:
+    """How many rows meet ``condition``, as a whole number on both backends (a bare SUM is a
+    HUGEINT on DuckDB, which reaches pandas as a float, and a NUMERIC on PostgreSQL)."""
+    return f"CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)"
+
+
 def _flag(column: str) -> str:
-    return f"SUM(CASE WHEN r.{column} THEN 1 ELSE 0 END)"
+    return _count(f"r.{column}")
 
 
 POPULATION_BY_DESA = f"""
@@ -54,13 +60,13 @@ CREATE OR REPLACE VIEW v_coverage_by_kecamatan AS
 SELECT r.region,
        COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS kec_code,
        COUNT(*) AS residents,
-       SUM(CASE WHEN r.in_dukcapil AND r.in_kpu AND r.in_bps THEN 1 ELSE 0 END) AS in_all_three,
-       SUM(CASE WHEN r.sources = 'dukcapil' THEN 1 ELSE 0 END) AS only_dukcapil,
-       SUM(CASE WHEN r.sources = 'kpu' THEN 1 ELSE 0 END) AS only_kpu,
-       SUM(CASE WHEN r.sources = 'bps' THEN 1 ELSE 0 END) AS only_bps,
-       SUM(CASE WHEN r.sources = 'dukcapil,kpu' THEN 1 ELSE 0 END) AS dukcapil_and_kpu_only,
-       SUM(CASE WHEN r.sources = 'dukcapil,bps' THEN 1 ELSE 0 END) AS dukcapil_and_bps_only,
-       SUM(CASE WHEN r.sources = 'kpu,bps' THEN 1 ELSE 0 END) AS kpu_and_bps_only,
+       {_count("r.in_dukcapil AND r.in_kpu AND r.in_bps")} AS in_all_three,
+       {_count("r.sources = 'dukcapil'")} AS only_dukcapil,
+       {_count("r.sources = 'kpu'")} AS only_kpu,
+       {_count("r.sources = 'bps'")} AS only_bps,
+       {_count("r.sources = 'dukcapil,kpu'")} AS dukcapil_and_kpu_only,
+       {_count("r.sources = 'dukcapil,bps'")} AS dukcapil_and_bps_only,
+       {_count("r.sources = 'kpu,bps'")} AS kpu_and_bps_only,
        {_flag("in_dukcapil")} AS in_dukcapil,
        {_flag("in_kpu")} AS in_kpu,
        {_flag("in_bps")} AS in_bps
@@ -74,9 +80,7 @@ VOTER_KINDS = (
     "eligible_missing_from_voter_list", "voter_ineligible_occupation",
 )  # fmt: skip
 
-_FINDINGS = ",\n".join(
-    f"       SUM(CASE WHEN d.kind = '{kind}' THEN 1 ELSE 0 END) AS {kind}" for kind in VOTER_KINDS
-)
+_FINDINGS = ",\n".join(f"       {_count(f'd.kind = {kind!r}')} AS {kind}" for kind in VOTER_KINDS)
 
 VOTER_LIST_QUALITY = f"""
 CREATE OR REPLACE VIEW v_voter_list_quality_by_kecamatan AS

@@ -130,6 +130,12 @@ def test_statistician_views(warehouse):
     )
     quality = warehouse.query("SELECT * FROM v_voter_list_quality_by_kecamatan").iloc[0]
     assert (quality["voters"], quality["voter_deceased"]) == (2, 1)
+    for view in ("v_population_by_desa", "v_coverage_by_kecamatan",
+                 "v_voter_list_quality_by_kecamatan"):  # fmt: skip
+        frame = warehouse.query(f"SELECT * FROM {view}")
+        counts = frame.drop(columns=["region", "desa_code", "kec_code", "sex", "age_group"],
+                            errors="ignore")  # fmt: skip
+        assert all(pd.api.types.is_integer_dtype(t) for t in counts.dtypes), (view, counts.dtypes)
 
 
 def _every_column(residents: pd.DataFrame) -> pd.DataFrame:
