@@ -156,6 +156,19 @@ def stored_bytes(path: Path) -> bytes:
     return b"\n".join(values)
 
 
+@pytest.fixture(autouse=True)
+def _warehouse_url_restored() -> Iterator[None]:
+    """A run given a warehouse URL with a password puts it into PADU_WAREHOUSE_URL of its own
+    process (where Dagster's EnvVar reads it); it must not leak into the next test of the
+    same worker."""
+    saved = os.environ.get("PADU_WAREHOUSE_URL")
+    yield
+    if saved is None:
+        os.environ.pop("PADU_WAREHOUSE_URL", None)
+    else:
+        os.environ["PADU_WAREHOUSE_URL"] = saved
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _temporary_dagster_instance(tmp_path_factory):
     """Runs in tests use a temporary Dagster instance and Data Docs folder, whatever the
