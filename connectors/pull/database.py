@@ -54,6 +54,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 
 from connectors.redaction import scrub, url_for_display
+from connectors.warehouse import engine_url
 
 log = logging.getLogger(__name__)
 
@@ -294,21 +295,15 @@ def fingerprint(sql: str) -> str:
 # --- the connection and its snapshot --------------------------------------------------------
 
 
-#: The driver padu installs for a database URL that names none (SQLAlchemy's own default,
-#: psycopg 3 or mysqlclient, is not installed).
-_INSTALLED_DRIVERS = {"postgresql": "psycopg2", "postgres": "psycopg2", "mysql": "pymysql",
-                      "mariadb": "pymysql"}  # fmt: skip
+#: The MySQL/MariaDB driver padu installs; SQLAlchemy's default for a URL naming none
+#: (mysqlclient) is not installed.
+_MYSQL_NO_DRIVER = re.compile(r"^(mysql|mariadb)://", re.IGNORECASE)
 
 
 def with_installed_driver(url: str) -> str:
     """``url`` with the installed driver when it names none (``mysql://`` ->
-    ``mysql+pymysql://``, ``postgresql://`` -> ``postgresql+psycopg2://``)."""
-    scheme, sep, rest = url.partition("://")
-    driver = _INSTALLED_DRIVERS.get(scheme.lower()) if sep else None
-    if driver is None:
-        return url
-    dialect = "postgresql" if scheme.lower().startswith("postgres") else scheme.lower()
-    return f"{dialect}+{driver}://{rest}"
+    ``mysql+pymysql://``; PostgreSQL as the warehouse does it, ``engine_url``)."""
+    return _MYSQL_NO_DRIVER.sub(lambda m: f"{m.group(1).lower()}+pymysql://", engine_url(url))
 
 
 def _engine(url: str, source: str, connect_timeout: int) -> sa.engine.Engine:
