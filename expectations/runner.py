@@ -43,6 +43,8 @@ DOCS_SITE = "padu_quality"
 #: is built from: counts and percentages only, like the pages.
 STORES = "gx_stores"
 _DOCS_LOCK = ".build.lock"
+#: Validations the Data Docs index lists, newest first (about 30 runs of one region).
+INDEX_VALIDATIONS = 200
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 _LONG_DIGITS = re.compile(r"\d{6,}")
 
@@ -170,7 +172,13 @@ def run_suites(
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(docs),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # The index reads every validation result it lists: without a bound, each
+            # rebuild grows with all the runs before it. Older validations keep their pages
+            # (each quality_result row links its own); the index lists the newest.
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": INDEX_VALIDATIONS,
+            },
         }
     config = DataContextConfig(
         store_backend_defaults=stores,
