@@ -1,6 +1,6 @@
 """Daily sync benchmark: the whole pipeline for one region, on embedded DuckDB and PostgreSQL.
 
-It generates Tabalong (6309) once with ``connectors.synthetic.generate``. On a fresh warehouse
+It generates Tabalong (6309) once with ``synthetic.generate``. On a fresh warehouse
 per backend it then runs ``pipelines.cli.run_pipeline`` (one Dagster run) three times:
 
 1. ``first load``: an empty warehouse and three new extracts (ingest, standardise, link,
@@ -73,7 +73,7 @@ class RunResult:
 
 def generate_landing(people: int, seed: int, folder: Path) -> tuple[Path, int]:
     """Generate the region afresh into ``folder/landing``; returns it and its data rows."""
-    from connectors.synthetic import generate
+    from synthetic import generate
 
     landing = folder / "landing"
     if landing.exists():
@@ -211,7 +211,7 @@ def child(landing: Path, url: str, out: Path) -> None:
     """Inside the scenario's process: run the pipeline, then write what it did to ``out``."""
     import dagster as dg
 
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
     from pipelines.cli import run_pipeline
 
     samples: list[tuple[float, float]] = []

@@ -1,7 +1,7 @@
 """Reading one very large extract: time and peak memory of the connector on a ~2 GB file.
 
 It builds a civil-registry extract of the requested size by repeating the data rows of a
-generated one (the header once), then reads it with ``connectors.dukcapil.read`` in a fresh
+generated one (the header once), then reads it with ``connectors.agencies.dukcapil.read`` in a fresh
 Python process and prints the rows read, the wall time and the process's peak resident memory
 (``VmHWM``), next to the file's size. A reader that loaded the file whole would need several
 times the file's size; padu reads it in 1 MiB blocks.
@@ -23,7 +23,7 @@ NAME = "dukcapil_6309_20261101.csv"
 
 def build(folder: Path, gigabytes: float) -> Path:
     """A registry extract of about ``gigabytes`` GB (reused when it is already there)."""
-    from connectors.synthetic import generate
+    from synthetic import generate
 
     target = folder / NAME
     size = int(gigabytes * 1e9)
@@ -43,7 +43,7 @@ def build(folder: Path, gigabytes: float) -> Path:
 
 def child(path: Path, result: Path) -> None:
     """Read ``path`` and write what it cost to ``result`` (run in a process of its own)."""
-    from connectors import dukcapil
+    from connectors.agencies import dukcapil
 
     started = time.perf_counter()
     raw = dukcapil.read(path)

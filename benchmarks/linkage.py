@@ -1,6 +1,6 @@
 """Linkage benchmark on synthetic regions: padu's linker against a Splink model.
 
-For each population size: generate Tabalong (6309) with ``connectors.synthetic.generate``,
+For each population size: generate Tabalong (6309) with ``synthetic.generate``,
 standardise the three extracts once (timed, but not counted as linkage), then run each engine
 in a process of its own on the same canonical records and score its clusters against
 ``truth.csv``.
@@ -20,7 +20,7 @@ import pandas as pd
 from benchmarks.common import Scored, print_details, print_table, run_engine, score
 from benchmarks.engines import ENGINES
 from connectors.agencies import standardise_folder
-from connectors.synthetic import generate
+from synthetic import generate
 
 REGION = "6309"
 

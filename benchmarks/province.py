@@ -1,7 +1,7 @@
 """A province: several kab/kota run side by side, then the cross-region pass.
 
 It generates ``--regions`` kab/kota of Kalimantan Selatan with ``--people`` each
-(``connectors.synthetic.province``: 1% of each region's voters live and vote in the next
+(``synthetic.province``: 1% of each region's voters live and vote in the next
 region), then runs ``padu run --workers W`` on one fresh warehouse in a process of its own
 under ``/usr/bin/time`` (wall time, and the peak memory of the largest process: the parent,
 or one region's worker). ``padu run`` ends with the cross-region pass. It prints each
@@ -37,7 +37,7 @@ def _peak_mb(time_output: str) -> float:
 def check_links(url: str, truth_path: Path, planted_path: Path) -> tuple[int, float, float]:
     """Links, their precision, and the recall over moved people left without a registry
     record in the region where they were seen."""
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
 
     store = Warehouse(url)
     truth = pd.read_csv(truth_path, dtype={"file": str, "person_id": str})
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/padu-bench/province"))
     args = parser.parse_args(argv)
-    from connectors.synthetic.province import generate_province
+    from synthetic.province import generate_province
 
     folder = args.workdir / f"{args.regions}x{args.people}-seed{args.seed}"
     if folder.exists():

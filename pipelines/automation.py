@@ -11,8 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.deployment import Deployment
-from connectors.landing import scan
+from connectors.landing.deployment import Deployment
+from connectors.landing.folder import scan
 from pipelines.resources import LandingFolder
 
 #: The pass over all regions (pipelines/assets/cross_region.py), not partitioned.

@@ -39,14 +39,14 @@ _SUMMARY_CHARACTERS = 500
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Errors that say what is wrong with the settings, files or servers padu was given:
     shown as their message alone."""
-    from connectors.deployment import DeploymentError
-    from connectors.landing import MissingExtractsError
-    from connectors.migrate import MigrationError
+    from connectors.landing.deployment import DeploymentError
+    from connectors.landing.folder import MissingExtractsError
     from connectors.reference.regions import UnknownRegionError
-    from connectors.region_lock import RegionBusyError
-    from connectors.review import ReviewError
-    from connectors.roles import RoleError
-    from connectors.warehouse import UnsupportedWarehouseError, WarehouseConnectionError
+    from connectors.warehouse.engine import UnsupportedWarehouseError, WarehouseConnectionError
+    from connectors.warehouse.migrate import MigrationError
+    from connectors.warehouse.region_lock import RegionBusyError
+    from connectors.warehouse.review import ReviewError
+    from connectors.warehouse.roles import RoleError
     from pipelines.rekey import RekeyError
     from pipelines.resources import SettingsError
 
@@ -151,8 +151,8 @@ def generate(
 ) -> None:
     """Write synthetic Disdukcapil, KPU and BPS extracts for a kab/kota, with the truth."""
     from connectors.reference.regions import UnknownRegionError
-    from connectors.synthetic import generate as run_generator
 
+    run_generator = _synthetic_generator()
     started = time.perf_counter()
     try:
         summary = run_generator(
@@ -173,6 +173,19 @@ def generate(
     click.echo(f"  truth: {summary.truth_path}")
 
 
+def _synthetic_generator():  # type: ignore[no-untyped-def]
+    """The generator of ``padu generate``: an optional part of padu (the ``synthetic`` extra),
+    imported only when asked for, so a production install does without Faker."""
+    try:
+        from synthetic import generate as run_generator
+    except ModuleNotFoundError as err:
+        raise click.ClickException(
+            f"the synthetic-data generator needs {err.name!r}, which is not installed: "
+            "install padu with its extra, pip install 'padu[synthetic]'"
+        ) from None
+    return run_generator
+
+
 def run_pipeline(
     landing: Path | None,
     warehouse: str | None,
@@ -188,8 +201,8 @@ def run_pipeline(
     ``sources``; else those with extracts in ``landing``), one run per region; print a
     summary. True if every run succeeded. With ``workers`` above 1, that many regions run
     side by side, each in a process of its own."""
-    from connectors.deployment import DeploymentError, load_deployment
-    from connectors.landing import describe_missing, regions_present, scan
+    from connectors.landing.deployment import DeploymentError, load_deployment
+    from connectors.landing.folder import describe_missing, regions_present, scan
     from connectors.reference.regions import UnknownRegionError, kabupaten
     from pipelines.resources import SettingsError
 
@@ -237,9 +250,9 @@ def _check_before_running(landing, warehouse, kabs, deployment, settings) -> Non
     (``SettingsError``), a region without an extract of a source delivered into the landing
     folder (what was ignored there and why, and the name expected), a warehouse server that
     refuses the connection or cannot be reached."""
-    from connectors.landing import MissingExtractsError, check_extracts
+    from connectors.landing.folder import MissingExtractsError, check_extracts
     from connectors.schema import Source
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
     from pipelines.resources import WarehouseResource
 
     resources = _resources(landing, warehouse, settings)
@@ -266,7 +279,7 @@ def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: igno
     """The cross-region pass, when the warehouse holds more than one region."""
     import dagster as dg
 
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
     from pipelines.assets.cross_region import cross_region_links
     from pipelines.resources import WarehouseResource
 
@@ -309,7 +322,7 @@ def _run_regions_side_by_side(landing, warehouse, kabs, echo, settings, workers)
 
     Regions write only their own rows, so their runs do not conflict: on PostgreSQL they
     write at the same time; on an embedded DuckDB file they read, standardise and link at
-    the same time and take turns for each write (``connectors.locks``)."""
+    the same time and take turns for each write (``connectors.warehouse.locks``)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -397,8 +410,8 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     import dagster as dg
 
     from connectors.redaction import scrub, url_for_display
-    from connectors.region_lock import RegionBusyError, region_run
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
+    from connectors.warehouse.region_lock import RegionBusyError, region_run
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
     from pipelines.resources import WarehouseResource
     from pipelines.run_audit import record_failure
@@ -573,7 +586,7 @@ def _existing_warehouse(warehouse: str | None) -> str:
     empty warehouse there, and the command would report on nothing."""
     import sqlalchemy as sa
 
-    from connectors.warehouse import default_url
+    from connectors.warehouse.engine import default_url
 
     url = warehouse or default_url()
     try:
@@ -599,8 +612,8 @@ def _existing_warehouse(warehouse: str | None) -> str:
 @click.option("--region", help="Kab/kota code (63.09) to restrict to.")
 def report(out: Path, warehouse: str | None, region: str | None) -> None:
     """Write the auditor's report: one offline HTML page with charts, plus CSV exports."""
-    from connectors.report import build_report
-    from connectors.warehouse import Warehouse
+    from connectors.report.page import build_report
+    from connectors.warehouse.engine import Warehouse
 
     path = build_report(Warehouse(_existing_warehouse(warehouse)), out, region)
     click.echo(f"report: {path}")
@@ -616,7 +629,7 @@ def review() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def review_list(warehouse: str | None, limit: int) -> None:
     """Show the pairs waiting for review, most likely matches first."""
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
 
     store = Warehouse(_existing_warehouse(warehouse))
     store.create_tables()
@@ -667,8 +680,8 @@ def review_decide(
     The decision is kept in the review_decision table and applied by every later run,
     also to later snapshots of the same records.
     """
-    from connectors.review import ReviewError, pair_evidence, record_decision
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
+    from connectors.warehouse.review import ReviewError, pair_evidence, record_decision
 
     by = (decided_by or os.environ.get("USER") or "").strip()
     if not by:
@@ -727,9 +740,9 @@ def purge(source: str, before: str, region: str | None, warehouse: str | None) -
     """Remove superseded snapshots of SOURCE older than BEFORE, and the rows derived from
     them; the current state is kept. What was removed is recorded in run_audit."""
     from connectors.reference.regions import UnknownRegionError, kabupaten
-    from connectors.retention import purge as run_purge
     from connectors.schema import Source
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
+    from connectors.warehouse.retention import purge as run_purge
 
     try:
         day = date.fromisoformat(before)
@@ -763,7 +776,7 @@ def rekey(new_key_file: Path, warehouse: str | None) -> None:
     PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY, else it is padu's own key file beside an
     embedded DuckDB warehouse. Configure the new one there afterwards; padu's own key file is
     given the new key itself."""
-    from connectors.warehouse import Warehouse, default_url
+    from connectors.warehouse.engine import Warehouse, default_url
     from pipelines.rekey import RekeyError
     from pipelines.rekey import rekey as run_rekey
     from pipelines.resources import SettingsError, install_own_key, key_problem, pseudonym_key

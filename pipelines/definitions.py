@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.deployment import Deployment, DeploymentError, load_deployment
+from connectors.landing.deployment import Deployment, DeploymentError, load_deployment
 from pipelines.assets.cross_region import cross_region_links
 from pipelines.assets.file_checks import FILE_CHECKS
 from pipelines.assets.pulls import PULL_ASSETS

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from matching.evaluation import Accuracy, accuracy
 
 

@@ -11,9 +11,9 @@ import dagster as dg
 import pandas as pd
 
 from connectors.schema import Source, conform
-from connectors.tables import quality_result
-from connectors.warehouse import Warehouse
-from pipelines.assets import staging
+from connectors.warehouse import staging
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import quality_result
 from pipelines.partitions import run_region
 from pipelines.resources import AuditSettings, WarehouseResource
 

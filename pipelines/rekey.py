@@ -22,8 +22,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.schema import COLUMNS, conform
-from connectors.tables import RESTRICTED, review_decision, source_record
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import RESTRICTED, review_decision, source_record
 from matching.nik import pseudonymise
 from matching.resident import record_keys
 

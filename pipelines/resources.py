@@ -11,8 +11,8 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from connectors.deployment import Deployment, DeploymentError, load_deployment, mapping_file
-from connectors.landing import (
+from connectors.landing.deployment import Deployment, DeploymentError, load_deployment, mapping_file
+from connectors.landing.folder import (
     ExtractFile,
     Ignored,
     describe_missing,
@@ -23,7 +23,7 @@ from connectors.landing import (
 from connectors.redaction import url_for_display, url_secrets
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
-from connectors.warehouse import DEFAULT_WAREHOUSE, Warehouse, default_url
+from connectors.warehouse.engine import DEFAULT_WAREHOUSE, Warehouse, default_url
 
 DEFAULT_LANDING = Path("data") / "demo" / "landing"
 #: Where a run reads the warehouse URL from (the resource is configured with its name).
@@ -75,7 +75,7 @@ class LandingFolder(dg.ConfigurableResource):
 
 
 class SourcesResource(dg.ConfigurableResource):
-    """The deployment file naming each region's sources (connectors/deployment.py); without
+    """The deployment file naming each region's sources (connectors/landing/deployment.py); without
     one, every extract is delivered into the landing folder. ``full_refresh`` makes database
     pulls read whole tables even where they could pull changes only."""
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import dagster as dg
 import pandas as pd
 
-from connectors.tables import run_audit
+from connectors.warehouse.tables import run_audit
 from pipelines.resources import WarehouseResource
 
 PARTITION_TAG = "dagster/partition"
@@ -104,7 +104,7 @@ def record_failure(
     """Append the row of a failed run (the warehouse tables are as the last good run left
     them). The message never shows the warehouse's password."""
     from connectors.redaction import scrub
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
 
     message = scrub(message, store_url)
 

@@ -1,7 +1,7 @@
 """``padu warehouse``: create, migrate and inspect the warehouse schema.
 
-The schema is defined by the migrations in ``connectors/migrations`` (Alembic revisions); the
-statisticians' views are re-created after every migration, in the same transaction.
+The schema is defined by the migrations in ``connectors/warehouse/migrations`` (Alembic revisions);
+the statisticians' views are re-created after every migration, in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ _WAREHOUSE_HELP = "SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb)."
 
 
 def _url(value: str | None) -> str:
-    from connectors.warehouse import default_url
+    from connectors.warehouse.engine import default_url
 
     return value or default_url()
 
@@ -34,8 +34,8 @@ def _scrubbed(err: Exception, url: str) -> str:
 def _migrate(url: str, with_roles: bool = False) -> None:
     """Upgrade the schema to the newest revision and re-create the views, in one transaction;
     on PostgreSQL, with ``with_roles``, create the padu roles and grant them."""
-    from connectors import migrate, roles
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse import migrate, roles
+    from connectors.warehouse.engine import Warehouse
 
     try:
         store = Warehouse(url)
@@ -63,7 +63,7 @@ def _migrate(url: str, with_roles: bool = False) -> None:
 
 @click.group()
 def warehouse() -> None:
-    """Create and migrate the warehouse schema (connectors/migrations)."""
+    """Create and migrate the warehouse schema (connectors/warehouse/migrations)."""
 
 
 @warehouse.command()
@@ -74,7 +74,7 @@ def warehouse() -> None:
 )  # fmt: skip
 def init(url: str | None, with_roles: bool) -> None:
     """Create the warehouse's tables at the newest revision, and its views; on PostgreSQL,
-    the padu_statistician, padu_auditor and padu_engineer roles (connectors/roles.py)."""
+    the padu_statistician, padu_auditor and padu_engineer roles (connectors/warehouse/roles.py)."""
     _migrate(_url(url), with_roles)
     if with_roles and _url(url).startswith("postgresql"):
         click.echo("roles: padu_statistician, padu_auditor, padu_engineer (grant them to users)")
@@ -94,7 +94,7 @@ def upgrade(url: str | None) -> None:
 @click.option("--warehouse", "url", help=_WAREHOUSE_HELP)
 def current(url: str | None) -> None:
     """Print the warehouse's revision and the newest one."""
-    from connectors import migrate
+    from connectors.warehouse import migrate
 
     target = _url(url)
     try:

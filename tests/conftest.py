@@ -123,7 +123,7 @@ def delimited(header: list[str], rows: list[list[str]], delimiter: str) -> str:
 
 def rows_of(url: str, sql: str) -> pd.DataFrame:
     """The rows ``sql`` selects from the warehouse at ``url`` (opened for this query only)."""
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
 
     store = Warehouse(url)
     try:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.tables import PUBLISHED
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import PUBLISHED
 
 #: Run bookkeeping: differs between two runs by design, so left out of content hashes.
 RUN_COLUMNS = {"run_id", "loaded_at", "recorded_at"}

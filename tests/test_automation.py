@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from connectors.synthetic import generate
 from pipelines.automation import daily_sync, landing_sensor
 from pipelines.definitions import defs
 from pipelines.resources import LandingFolder
+from synthetic import generate
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 

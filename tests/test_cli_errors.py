@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-import connectors.report
+import connectors.report.page
 from pipelines.cli import main
 
 SECRET = "s3cr3t-Pa55"
@@ -23,7 +23,7 @@ def broken_report(monkeypatch):
     def build_report(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError(f"no column 'x' in\n {DOWN}")
 
-    monkeypatch.setattr(connectors.report, "build_report", build_report)
+    monkeypatch.setattr(connectors.report.page, "build_report", build_report)
 
 
 def test_an_unexpected_error_is_one_line_and_how_to_see_more(broken_report, tmp_path):
@@ -75,3 +75,19 @@ def test_the_real_command_prints_one_line_or_with_debug_the_traceback(tmp_path):
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
     assert "UnsupportedWarehouseError" in debug.stderr
+
+
+def test_generate_without_the_synthetic_extra_says_how_to_install_it(tmp_path):
+    # A production install has no Faker: the generator is an optional extra. Run in a fresh
+    # interpreter where importing faker fails, as it does when it is not installed.
+    script = (
+        "import sys\n"
+        "sys.modules['faker'] = None\n"  # makes `import faker` raise ModuleNotFoundError
+        "from pipelines.cli import main\n"
+        f"main(['generate', '--region', '63.09', '--people', '10', '--out', {str(tmp_path)!r}])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pip install 'padu[synthetic]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from conftest import rows_of
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: padu run, held after one staging write until the file PADU_TEST_GO exists.
 HELD_RUN = """
 import os, sys, time
 from pathlib import Path
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 
 target, original = os.environ["PADU_TEST_HOLD_AT"], Warehouse.replace_table
 
@@ -112,7 +112,7 @@ def test_two_runs_on_a_fresh_dagster_home_do_not_crash(tmp_path):
 
 
 def test_the_region_lock_is_free_after_a_run(warehouse_url):
-    from connectors.region_lock import RegionBusyError, region_run
+    from connectors.warehouse.region_lock import RegionBusyError, region_run
 
     store = Warehouse(warehouse_url)
     with region_run(store, "63.09"):

@@ -20,8 +20,8 @@ from conftest import (
     write_text,
 )
 
-from connectors import bps, dukcapil, kpu
-from connectors.extract import ExtractError
+from connectors.agencies import bps, dukcapil, kpu
+from connectors.agencies.extract import ExtractError
 
 SNAPSHOT = date(2026, 11, 1)
 DUK = "dukcapil_6309_20261101.csv"
@@ -326,7 +326,7 @@ def test_dukcapil_unpadded_region_parts(tmp_path):
 
 
 def test_code_lists_keep_missing_values_missing():
-    from connectors.values import map_codes
+    from connectors.agencies.values import map_codes
 
     mapped, unknown = map_codes(
         pd.Series(["1", "02", "2.0", "0", "00", None, "", "x"]), {"0": "none", "1": "M", "2": "F"}

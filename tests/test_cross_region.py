@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from connectors.agencies import standardise_folder
-from connectors.synthetic.province import MOVED, generate_province
 from matching.cross_region import _deletion_keys, _near, _nik_numbers, link_across_regions
 from matching.linkage import default_linker
+from synthetic.province import MOVED, generate_province
 
 REGIONS = ["6309", "6310", "6301"]
 
@@ -152,7 +152,7 @@ def _persons_of(store, summary) -> pd.Series:  # type: ignore[no-untyped-def]
 
 
 def test_padu_run_links_moved_people_across_regions(published_province):
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
 
     summary, url, lines = published_province
     assert any(line.startswith("cross-region pass over 3 regions") for line in lines)
@@ -181,7 +181,7 @@ def test_padu_run_links_moved_people_across_regions(published_province):
 
 
 def test_the_cross_region_pass_is_idempotent(published_province):
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
     from pipelines.assets.cross_region import cross_region_pass
 
     _, url, _ = published_province
@@ -196,8 +196,8 @@ def test_the_cross_region_pass_is_idempotent(published_province):
 
 
 def test_the_auditors_report_says_where_a_voter_is_registered(published_province, tmp_path):
-    from connectors.report import build_report
-    from connectors.warehouse import Warehouse
+    from connectors.report.page import build_report
+    from connectors.warehouse.engine import Warehouse
 
     _, url, _ = published_province
     store = Warehouse(url)

@@ -52,8 +52,8 @@ def test_workspace_file_validates():
 def test_dagster_asset_materialize_from_the_command_line(tmp_path):
     import os
 
-    from connectors.synthetic import generate
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
+    from synthetic import generate
 
     generate(region="6309", people=400, seed=5, out=tmp_path / "landing")
     (tmp_path / "dagster_home").mkdir()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.deployment import (
+from connectors.landing.deployment import (
     DatabaseOrigin,
     DeploymentError,
     FolderOrigin,
@@ -85,9 +85,9 @@ def test_dagster_gets_a_schedule_per_region_of_the_deployment():
 
 def test_a_region_can_name_its_own_column_mapping(tmp_path):
     """This office's registry extract calls NAMA_LGKP 'NAMA_LENGKAP'; its mapping says so."""
-    from connectors.synthetic import generate
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
     from pipelines.cli import run_pipeline
+    from synthetic import generate
 
     landing = tmp_path / "landing"
     generate(region="6309", people=100, seed=71, out=landing)

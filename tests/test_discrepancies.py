@@ -13,11 +13,11 @@ import pytest
 
 from connectors.agencies import standardise_folder
 from connectors.schema import conform
-from connectors.synthetic import Rates, generate
 from matching.discrepancies import COLUMNS, KINDS, find_discrepancies, summarise
 from matching.linkage import default_linker
 from matching.names import normalise_names
 from matching.resident import build_residents
+from synthetic import Rates, generate
 
 KEY = b"test-key"
 SNAPSHOT = pd.Timestamp("2026-11-01")

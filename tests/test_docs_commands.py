@@ -32,7 +32,7 @@ from pathlib import Path
 import click
 import pytest
 
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = {"sh", "bash", "shell", "console"}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from matching.evaluation import accuracy
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 PEOPLE = 3000
 

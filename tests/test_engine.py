@@ -8,7 +8,6 @@ import pytest
 
 from connectors.agencies import standardise_folder
 from connectors.schema import conform
-from connectors.synthetic import generate
 from matching.blocking import candidate_pairs
 from matching.clustering import best_links
 from matching.comparisons import COMPARISONS, NULL, compare
@@ -17,6 +16,7 @@ from matching.evaluation import accuracy
 from matching.features import build_features
 from matching.names import fold_spelling
 from matching.phonetic import phonetic_words
+from synthetic import generate
 
 FIELD = {c.name: i for i, c in enumerate(COMPARISONS)}
 

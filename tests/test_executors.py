@@ -22,10 +22,10 @@ import yaml
 from conftest import postgres_database
 from ops_helpers import content_hashes
 
-from connectors.synthetic import generate
 from pipelines.cli import run_pipeline
 from pipelines.definitions import defs
 from pipelines.executors import ExecutorSettingsError, choose_executor
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 
 from connectors.agencies import standardise_folder
-from connectors.synthetic import generate
 from expectations.nik import date_matches, encoded_differences, region_known, structure_ok
 from expectations.runner import SuiteResult, run_suites
 from expectations.settings import QualitySettings, Range, load_settings
@@ -34,6 +33,7 @@ from expectations.suites import (
 )
 from matching.linkage import default_linker
 from matching.resident import build_residents
+from synthetic import generate
 
 PEOPLE = 2500
 KEY = b"test-key"

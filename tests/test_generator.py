@@ -1,4 +1,4 @@
-"""Invariants of the synthetic agency-extract generator (connectors.synthetic).
+"""Invariants of the synthetic agency-extract generator (synthetic).
 
 Each test reads the files the generator wrote and checks them against formats.md and domain.md,
 or against the truth and planted files, so that a broken generator fails here.
@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from connectors.reference.regions import bps_to_kemendagri, desa_of, kabupaten
-from connectors.synthetic import DEFAULT_RATES, generate
 from matching.nik import PLACEHOLDER_NIKS, nik_parts, nik_structure_issue
+from synthetic import DEFAULT_RATES, generate
 
 SNAPSHOT = date(2026, 11, 1)
 DUKCAPIL_HEADER = (
@@ -421,7 +421,7 @@ def test_bali_uses_balinese_names(tmp_path: Path) -> None:
 def test_output_does_not_depend_on_hash_randomisation(tmp_path: Path) -> None:
     script = (
         "import sys; from datetime import date; from pathlib import Path; "
-        "from connectors.synthetic import generate; "
+        "from synthetic import generate; "
         "generate(region='3371', people=300, seed=4, out=Path(sys.argv[1]) / 'landing', "
         "snapshot=date(2026, 11, 1))"
     )

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ops_helpers import content_hashes
 
-from connectors.synthetic import generate
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 GOLDEN = Path(__file__).parent / "golden" / "published_hashes.json"
 #: A fixed key, so that pseudonyms and resident IDs are the same on every machine.

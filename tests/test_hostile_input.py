@@ -27,12 +27,11 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import extract
-from connectors.agencies import FORMATS
-from connectors.extract import ExtractError, FileChangedError
+from connectors.agencies import FORMATS, extract
+from connectors.agencies.extract import ExtractError, FileChangedError
 from connectors.reference.regions import kabupaten
 from connectors.schema import Source, conform
-from connectors.synthetic import generate
+from synthetic import generate
 
 SNAPSHOT = date(2026, 11, 1)
 TABALONG = kabupaten("6309")

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from ops_helpers import content_hashes, next_registry_snapshot
 
-from connectors.synthetic import generate
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Runs padu with one warehouse write made to hang, so the test can kill the run there.
 PAUSING_RUN = """
 import os, sys, time
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 
 target, original = os.environ["PADU_TEST_PAUSE_AT"], Warehouse._insert
 

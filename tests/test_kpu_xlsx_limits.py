@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import BUDI, KPU_HEADER, kpu_row
 
-from connectors import kpu
-from connectors.extract import ExtractError
+from connectors.agencies import kpu
+from connectors.agencies.extract import ExtractError
 
 NAME = "kpu_dpt_6309_20261101.xlsx"
 SHEET = "xl/worksheets/sheet1.xml"

@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from connectors.deployment import load_deployment
-from connectors.landing import MissingExtractsError, check_extracts, expected_name
+from connectors.landing.deployment import load_deployment
+from connectors.landing.folder import MissingExtractsError, check_extracts, expected_name
 from connectors.reference.regions import kabupaten
 from connectors.schema import Source
 from pipelines.cli import _check_before_running, main

@@ -1,4 +1,5 @@
-"""Schema migrations (connectors/migrations) on embedded DuckDB and the real PostgreSQL server."""
+"""Schema migrations (connectors/warehouse/migrations) on embedded DuckDB and the real
+PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy.pool import NullPool
 
-from connectors import migrate
-from connectors.tables import RESTRICTED, metadata
-from connectors.views import VIEWS
+from connectors.warehouse import migrate
+from connectors.warehouse.tables import RESTRICTED, metadata
+from connectors.warehouse.views import VIEWS
 from pipelines.warehouse_cli import warehouse
 
 VIEW_NAMES = [re.search(r"VIEW (\w+)", view).group(1) for view in VIEWS]  # type: ignore[union-attr]
@@ -98,7 +99,7 @@ def _duckdb_catalog(conn: sa.Connection) -> dict[str, list[tuple]]:
 
 
 def _schema_differences(engine: sa.Engine, tmp_path: Path) -> list:
-    """How the migrated warehouse differs from ``connectors.tables.metadata``."""
+    """How the migrated warehouse differs from ``connectors.warehouse.tables.metadata``."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             # Alembic's comparison finds no reflection noise on PostgreSQL: nothing is ignored.

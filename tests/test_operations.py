@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from conftest import rows_of
 from ops_helpers import content_hashes, next_registry_snapshot
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 PEOPLE = 300
 

@@ -2,7 +2,7 @@
 process of its own, and publishes exactly what running them one after another does.
 
 On PostgreSQL the runs write at the same time; on an embedded DuckDB file padu's processes
-take turns on the file, one transaction at a time (connectors/locks.py)."""
+take turns on the file, one transaction at a time (connectors/warehouse/locks.py)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from ops_helpers import content_hashes
 
-from connectors.locks import WarehouseBusyError, lock_path
-from connectors.synthetic import generate
-from connectors.tables import resident, resident_link, run_audit
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.locks import WarehouseBusyError, lock_path
+from connectors.warehouse.tables import resident, resident_link, run_audit
 from pipelines.cli import main, run_pipeline
 from pipelines.retries import TRANSIENT_ERRORS
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = {"6309": "63.09", "6301": "63.01"}  # Kab. Tabalong, Kab. Tanah Laut
@@ -33,7 +33,7 @@ PEOPLE = 250
 #: Holds a transaction on the warehouse given as argv[1] for argv[2] seconds.
 HOLDING = """
 import sys, time
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 
 store = Warehouse(sys.argv[1])
 with store.transaction() as conn:

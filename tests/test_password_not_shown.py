@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from conftest import postgres_database, stored_bytes
 from sqlalchemy.pool import NullPool
 
-from connectors import origin
+from connectors.landing import origin
 from connectors.redaction import scrub, url_for_display, url_secrets
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PADU = [sys.executable, "-m", "pipelines.cli"]

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from conftest import stored_bytes
 
-from connectors.tables import PUBLISHED, RESTRICTED
-from connectors.views import VIEW_NAMES
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import PUBLISHED, RESTRICTED
+from connectors.warehouse.views import VIEW_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 PADU = [sys.executable, "-m", "pipelines.cli"]

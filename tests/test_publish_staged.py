@@ -20,8 +20,9 @@ from ops_helpers import next_registry_snapshot
 
 from connectors.reference.regions import Kabupaten, kabupaten
 from connectors.schema import COLUMNS, Source, conform
-from connectors.synthetic import generate
-from connectors.tables import (
+from connectors.warehouse import staging
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import (
     PUBLISHED,
     discrepancy,
     quarantine,
@@ -33,10 +34,9 @@ from connectors.tables import (
     source_change,
     source_record,
 )
-from connectors.warehouse import Warehouse
-from pipelines.assets import staging
 from pipelines.assets.residents import _files
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 
 def _with_run(frame: pd.DataFrame, region: str, run_id: str, table) -> pd.DataFrame:  # type: ignore[no-untyped-def]

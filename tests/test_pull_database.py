@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from conftest import postgres_database
 from pandas.testing import assert_frame_equal
 
-from connectors import dukcapil
+from connectors.agencies import dukcapil
 from connectors.pull import database
 from connectors.pull.database import FORMATS, PullError, as_text, pull
-from connectors.synthetic import generate
+from synthetic import generate
 
 MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/test"
 SNAPSHOT = date(2026, 11, 1)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from connectors.deployment import DeploymentError, HttpOrigin, load_deployment
+from connectors.landing.deployment import DeploymentError, HttpOrigin, load_deployment
 from connectors.pull import guard
 from connectors.pull.ckan import ckan_resource
 from connectors.pull.guard import MAX_BYTES, Policy, Refused

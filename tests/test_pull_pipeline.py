@@ -20,9 +20,9 @@ from ops_helpers import content_hashes
 from sqlalchemy.pool import NullPool
 from test_pull_database import mariadb_url
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 pytestmark = pytest.mark.postgres  # and MariaDB for the registry's database
 

@@ -19,8 +19,8 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import dukcapil, kpu
-from connectors.extract import ExtractError
+from connectors.agencies import dukcapil, kpu
+from connectors.agencies.extract import ExtractError
 
 DUK = "dukcapil_dkb_6309_20261101.txt"
 KPU = "kpu_dpt_6309_20261101.csv"

@@ -6,10 +6,10 @@ import pandas as pd
 from click.testing import CliRunner
 from conftest import rows_of
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from matching.nik import pseudonymise
 from pipelines.cli import main, run_pipeline
+from synthetic import generate
 
 OLD = "an old key of forty bytes, 0123456789ab"
 NEW = "the new key, also long enough: 0123456789abcdef"

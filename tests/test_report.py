@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from connectors.charts import histogram
-from connectors.report import ROWS_PER_KIND, _scores_note, build_report, safe_cell
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.report.charts import histogram
+from connectors.report.page import ROWS_PER_KIND, _scores_note, build_report, safe_cell
+from connectors.warehouse.engine import Warehouse
 from matching.discrepancies import KINDS
 from pipelines.cli import main, run_pipeline
+from synthetic import generate
 
 
 def _chromium() -> str:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from pipelines.cli import main, run_pipeline
+from synthetic import generate
 
 
 def _resident_of(url: str, file: str, row: int) -> str:

@@ -106,7 +106,7 @@ def test_engineers_read_a_runs_working_tables_as_they_are_made(initialised, conn
     GRANT that would touch tables other runs are replacing."""
     import pandas as pd
 
-    from connectors.warehouse import Warehouse
+    from connectors.warehouse.engine import Warehouse
 
     store = Warehouse(initialised)
     store.replace_table("restricted.stg_links_6309", pd.DataFrame({"source_row": [1, 2]}))

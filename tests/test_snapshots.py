@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 
 def _links(url: str) -> pd.DataFrame:

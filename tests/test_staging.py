@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from ops_helpers import next_registry_snapshot
 
 from connectors.reference.regions import kabupaten
-from connectors.retention import staging_tables
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
-from pipelines.assets import staging
+from connectors.warehouse import staging
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.retention import staging_tables
 from pipelines.cli import main, run_pipeline
+from synthetic import generate
 
 #: Another region's working table, which nothing of region 63.09 may touch.
 OTHER = "restricted.stg_dukcapil_raw_6301"

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from conftest import rows_of
 
-from connectors.report import build_report
-from connectors.synthetic import generate
-from connectors.warehouse import Warehouse
+from connectors.report.page import build_report
+from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
+from synthetic import generate
 
 OLD, NEW = "20261101", "20261102"
 
@@ -129,7 +129,7 @@ def test_a_region_with_no_earlier_snapshot_still_fails(tmp_path):
 def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(tmp_path, monkeypatch):
     """The line count is a blocking check of its own: were the reader to lose a line, nothing
     of the region would be published."""
-    from connectors import extract
+    from connectors.agencies import extract
 
     scan = extract._scan
 

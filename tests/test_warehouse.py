@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import postgres_database
 
-from connectors.warehouse import Staged, Warehouse
+from connectors.warehouse.engine import Staged, Warehouse
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -54,7 +54,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 
 from connectors.redaction import scrub, url_for_display
-from connectors.warehouse import engine_url
+from connectors.warehouse.engine import engine_url
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 DKB_DATE = "%d-%m-%Y"
 #: Each agency's extract format (formats.md) as keyword arguments for ``pull``, e.g.
 #: ``pull(url, table="biodata_wni", out=path, **FORMATS["dukcapil"])``. The DKB extract is
-#: read without csv quoting (``connectors.dukcapil``), so it is written without it too.
+#: read without csv quoting (``connectors.agencies.dukcapil``), so it is written without it too.
 FORMATS: dict[str, dict[str, Any]] = {
     "dukcapil": {"delimiter": "|", "quoted": False, "date_format": DKB_DATE},
     "kpu": {"delimiter": ",", "quoted": True, "date_format": "%d|%m|%Y"},
@@ -180,7 +180,7 @@ def pull(
     **FORMATS["dukcapil"])``.
 
     ``quoted=False`` writes fields without csv quoting, as the registry's DKB extract is read
-    (``connectors.dukcapil``); a value holding the delimiter or a line break then cannot be
+    (``connectors.agencies.dukcapil``); a value holding the delimiter or a line break then cannot be
     written and the pull fails. ``change_column`` with ``since`` makes the pull incremental
     (see the module docstring); ``previous`` and ``key_column`` are then required.
     ``change_column`` alone makes a full pull report its high-water mark. A full pull that

@@ -2,7 +2,7 @@
 
 Agencies publish extracts on CKAN-style data portals or on their own web services. ``fetch``
 downloads one such file under its landing name (``kpu_dpt_6309_20261101.csv``, see
-``connectors.landing``); the file pipeline then reads it like any delivered file.
+``connectors.landing.folder``); the file pipeline then reads it like any delivered file.
 
 The download is built to survive slow and flaky links:
 
@@ -52,7 +52,7 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 import requests
 
-from connectors.landing import Ignored, identify
+from connectors.landing.folder import Ignored, identify
 from connectors.pull import guard
 from connectors.pull.guard import Policy, Refused, TooLarge, origin
 

@@ -12,8 +12,8 @@ import dagster as dg
 import pandas as pd
 
 from connectors.schema import COLUMNS, conform
-from connectors.tables import RESTRICTED, cross_region_link
-from connectors.warehouse import Warehouse
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import RESTRICTED, cross_region_link
 from matching.cross_region import CrossRegionResult, link_across_regions
 from pipelines.resources import WarehouseResource
 from pipelines.retries import TRANSIENT, transient_only

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.schema import Source
-from pipelines.assets import staging
+from connectors.warehouse import staging
 from pipelines.partitions import run_region
 from pipelines.resources import WarehouseResource
 

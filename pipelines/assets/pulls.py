@@ -1,6 +1,6 @@
 """Pull assets: bring each agency's extract for the region into the landing folder.
 
-Upstream of ``<source>_raw``. Where the deployment file (connectors/deployment.py) says the
+Upstream of ``<source>_raw``. Where the deployment file (connectors/landing/deployment.py) says the
 agency delivers files, there is nothing to pull. Where it names a database or a URL, the
 extract is pulled into the landing folder under the agency's file name for today, with a
 record of its origin beside it, and from there it is read like any delivered file: the same
@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from connectors import origin
-from connectors.deployment import DatabaseOrigin, DeploymentError, FolderOrigin, HttpOrigin
-from connectors.landing import extract_name, latest, scan
+from connectors.landing import origin
+from connectors.landing.deployment import DatabaseOrigin, DeploymentError, FolderOrigin, HttpOrigin
+from connectors.landing.folder import extract_name, latest, scan
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from pipelines.partitions import regions, run_region

@@ -7,10 +7,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.reference.regions import Kabupaten
-from connectors.review import decisions_for, load_decisions
 from connectors.schema import Source
-from connectors.snapshots import CONTENT, diff_snapshots, row_hashes
-from connectors.tables import (
+from connectors.warehouse import staging
+from connectors.warehouse.engine import Rows, Staged, Warehouse
+from connectors.warehouse.review import decisions_for, load_decisions
+from connectors.warehouse.tables import (
     discrepancy,
     load_audit,
     quarantine,
@@ -24,14 +25,13 @@ from connectors.tables import (
     source_change,
     source_record,
 )
-from connectors.warehouse import Rows, Staged, Warehouse
 from expectations.row_accounting import unreconciled
 from matching.discrepancies import find_discrepancies
 from matching.features import SOURCES
 from matching.identity import TRACKED, carry_ids, changed_attributes
 from matching.linkage import LinkResult, default_linker
 from matching.resident import build_residents, record_identity, record_keys
-from pipelines.assets import staging
+from matching.snapshots import CONTENT, diff_snapshots, row_hashes
 from pipelines.fingerprint import run_fingerprint
 from pipelines.partitions import regions, run_region
 from pipelines.resources import AuditSettings, PseudonymKey, WarehouseResource

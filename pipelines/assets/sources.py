@@ -16,14 +16,20 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from connectors import origin
 from connectors.agencies import FORMATS
-from connectors.extract import TEXT, ExtractError, FileChangedError, RawExtract, checksum_of
-from connectors.landing import ExtractFile
+from connectors.agencies.extract import (
+    TEXT,
+    ExtractError,
+    FileChangedError,
+    RawExtract,
+    checksum_of,
+)
+from connectors.landing import origin
+from connectors.landing.folder import ExtractFile
 from connectors.schema import COLUMNS, Source, conform
-from connectors.tables import RESTRICTED
-from connectors.warehouse import Warehouse
-from pipelines.assets import staging
+from connectors.warehouse import staging
+from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import RESTRICTED
 from pipelines.partitions import regions, run_region
 from pipelines.resources import AuditSettings, LandingFolder, SourcesResource, WarehouseResource
 from pipelines.retries import TRANSIENT, fail, transient_only

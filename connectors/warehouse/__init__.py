@@ -1,0 +1,7 @@
+"""The warehouse: the one place padu runs SQL, on embedded DuckDB or PostgreSQL.
+
+``engine`` (connections, reads and writes, publishing), ``tables`` and ``views`` (what is stored
+and what statisticians query), ``roles`` (who may read what), ``migrate`` and ``migrations``
+(schema revisions), ``locks`` and ``region_lock`` (taking turns), ``staging`` (a run's working
+tables), ``retention`` (purging superseded snapshots) and ``review`` (clerical decisions).
+"""

@@ -1,0 +1,122 @@
+"""Warehouse roles on PostgreSQL: who may read what.
+
+Three group roles (NOLOGIN; grant them to people's login roles):
+
+* ``padu_statistician`` reads the statisticians' views and the pseudonymised tables only:
+  residents (with a keyed pseudonym of the NIK, never the NIK), their history, quality results;
+* ``padu_auditor`` also reads the lineage and the auditor's lists: every table of the public
+  schema (links to source files and rows, discrepancies, quarantine reasons, load and run
+  audits, review queue), and writes nothing;
+* ``padu_engineer`` may do everything, including reading the ``restricted`` schema, where the
+  raw identifiers are.
+
+Nobody else (PUBLIC) can use the restricted schema, nor create anything in the public schema
+(PostgreSQL before 15 lets every role create tables there, and a database upgraded from one
+keeps that): only engineers may. DuckDB has no roles: an embedded warehouse is one file,
+protected by the file system's permissions.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from connectors.warehouse.tables import (
+    RESTRICTED,
+    metadata,
+    quality_result,
+    resident,
+    resident_history,
+)
+from connectors.warehouse.views import VIEW_NAMES
+
+STATISTICIAN = "padu_statistician"
+AUDITOR = "padu_auditor"
+ENGINEER = "padu_engineer"
+ROLES = (STATISTICIAN, AUDITOR, ENGINEER)
+#: What a statistician may read besides the views: pseudonymised tables without lineage.
+STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name)
+
+
+class RoleError(RuntimeError):
+    """The roles could not be created or granted."""
+
+
+def roles_exist(connection: sa.Connection) -> bool:
+    found = connection.execute(
+        sa.text("SELECT count(*) FROM pg_roles WHERE rolname = ANY(:names)"),
+        {"names": list(ROLES)},
+    ).scalar()
+    return found == len(ROLES)
+
+
+def create_roles(connection: sa.Connection) -> None:
+    """Create the group roles that do not exist yet, and grant them (``grant``)."""
+    try:
+        for role in ROLES:
+            connection.execute(
+                sa.text(
+                    f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
+                    f"THEN CREATE ROLE {role} NOLOGIN; END IF; "
+                    # Another init creating it at the same moment is fine too.
+                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+                )
+            )
+    except sa.exc.ProgrammingError as err:
+        raise RoleError(
+            "cannot create the padu roles (the connecting user needs CREATEROLE); ask a "
+            "database administrator to run `padu warehouse init` once"
+        ) from err
+    grant(connection)
+
+
+def grant(connection: sa.Connection) -> None:
+    """(Re)grant the roles on every table and view that exists now. Idempotent.
+
+    In the restricted schema only padu's declared tables are granted by name: a run's working
+    tables (``restricted.stg_*``), which other runs drop and re-create meanwhile, get the
+    engineers' grant as they are made, from the default privileges of the connecting user."""
+    views = ", ".join(VIEW_NAMES)
+    restricted = ", ".join(_restricted_tables(connection))
+    statements = [
+        f"REVOKE ALL ON SCHEMA {RESTRICTED} FROM PUBLIC",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {AUDITOR}",
+        f"GRANT SELECT ON {views}, {', '.join(STATISTICIAN_TABLES)} TO {STATISTICIAN}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}",
+        f"GRANT USAGE, CREATE ON SCHEMA public, {RESTRICTED} TO {ENGINEER}",
+        f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {ENGINEER}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {RESTRICTED} GRANT ALL ON TABLES TO {ENGINEER}",
+    ]
+    if restricted:
+        statements[1:1] = [
+            f"REVOKE ALL ON {restricted} FROM PUBLIC, {STATISTICIAN}, {AUDITOR}",
+            f"GRANT ALL ON {restricted} TO {ENGINEER}",
+        ]
+    for statement in statements:
+        connection.execute(sa.text(statement))
+
+
+def defaults_granted(connection: sa.Connection) -> bool:
+    """True when the tables the connecting user makes in the restricted schema are granted
+    to engineers as they are made (``grant`` sets this up)."""
+    found = connection.execute(
+        sa.text(
+            "SELECT count(*) FROM pg_default_acl d "
+            "JOIN pg_namespace n ON n.oid = d.defaclnamespace "
+            "WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "AND n.nspname = :schema AND d.defaclobjtype = 'r' "
+            "AND array_to_string(d.defaclacl, ',') LIKE :engineer"
+        ),
+        {"schema": RESTRICTED, "engineer": f"%{ENGINEER}=%"},
+    ).scalar()
+    return bool(found)
+
+
+def _restricted_tables(connection: sa.Connection) -> list[str]:
+    """padu's declared tables of the restricted schema that exist now."""
+    declared = [t.fullname for t in metadata.sorted_tables if t.schema == RESTRICTED]
+    return [
+        name
+        for name in declared
+        if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": name}).scalar()
+    ]
