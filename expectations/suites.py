@@ -25,6 +25,7 @@ import pandas as pd
 from connectors.schema import MARITAL_STATUSES, Source
 from expectations import nik as nik_rules
 from expectations.settings import DEFAULT_SETTINGS, QualitySettings
+from matching.results import LINK_METHODS
 
 SEXES = ("M", "F")
 RELIGIONS = tuple(range(1, 8))  # Disdukcapil AGAMA 1-7
@@ -311,12 +312,8 @@ def resident_link_suite(
 ) -> SuiteSpec:
     """Rules for the published ``resident_link`` table; ``resident_ids`` are the IDs of the
     ``resident`` table it must point into. ``link_methods``: the methods the linker may write
-    (default ``matching.linkage.LINK_METHODS``)."""
-    if link_methods is None:
-        from matching.linkage import LINK_METHODS
-
-        link_methods = LINK_METHODS
-    methods = tuple(link_methods)
+    (default ``matching.results.LINK_METHODS``)."""
+    methods = tuple(LINK_METHODS if link_methods is None else link_methods)
     rows = links.reset_index(drop=True)
     known = pd.Index(pd.Series(resident_ids).dropna().unique())
     ids = rows["resident_id"].astype("string")

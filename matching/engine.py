@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from matching.fellegi_sunter import (
     score,
     train_m,
 )
-from matching.linkage import LinkResult
+from matching.results import LinkResult
 from matching.residual import open_records, residual_pairs
 
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
@@ -170,7 +171,7 @@ def explain(contributions: np.ndarray) -> list[str]:
 class EngineResult(LinkResult):
     pairs: ScoredPairs | None = None
     model: Model | None = None
-    blocking: list = field(default_factory=list)
+    blocking: list[RuleReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     review_probability: float = 0.5
     match_probability: float = 0.95
@@ -193,8 +194,7 @@ class EngineResult(LinkResult):
         ``match_weight``, ``explanation``.
         """
         if self.pairs is None:
-            return pd.DataFrame(columns=["left", "right", "match_probability", "match_weight",
-                                         "explanation"])  # fmt: skip
+            return super().review()
         p = self.pairs
         cluster = self.clusters["cluster"].to_numpy()
         band = (p.probability >= self.review_probability) & (p.probability < self.match_probability)
@@ -216,6 +216,38 @@ class EngineResult(LinkResult):
                 ],
             }
         )
+
+    def describe(self) -> dict[str, Any]:
+        """Model parameters, blocking report and stage timings."""
+        if self.model is None:
+            return {}
+        return {
+            "model": self.model.describe(),
+            "prior_match_probability": self.model.prior,
+            "counterpart_share": _by_source_pair(self.counterpart_share),
+            "open_counterpart_share": _by_source_pair(self.open_counterpart_share),
+            "blocking": {
+                r.rule: {
+                    "pairs": r.pairs,
+                    "capped_blocks": r.capped_blocks,
+                    "capped_records": r.capped_records,
+                }
+                for r in self.blocking
+            },
+            "stage_seconds": self.timings,
+        }
+
+
+def _by_source_pair(share: np.ndarray | None) -> dict[str, float]:
+    """A source-by-source matrix as ``{"dukcapil->kpu": 0.97, ...}`` (empty when none)."""
+    if share is None:
+        return {}
+    return {
+        f"{a}->{b}": round(float(share[i, j]), 4)
+        for i, a in enumerate(SOURCES)
+        for j, b in enumerate(SOURCES)
+        if i != j
+    }
 
 
 def _score(

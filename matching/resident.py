@@ -18,7 +18,7 @@ import hmac
 import numpy as np
 import pandas as pd
 
-from matching.linkage import SOURCE_PRIORITY
+from matching.results import SOURCE_PRIORITY
 from matching.nik import pseudonymise
 
 

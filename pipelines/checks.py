@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from connectors.warehouse.summaries import file_accounting
 from expectations.row_accounting import unreconciled
 from pipelines.partitions import run_region
 from pipelines.resources import WarehouseResource
@@ -18,18 +19,7 @@ def row_accounting(
 ) -> dg.AssetCheckResult:
     region = run_region(context).kemendagri_code
     store = warehouse.open()
-    counts = store.query(
-        f"""
-        SELECT a.source_file, a.rows_read,
-               (SELECT count(*) FROM resident_link l
-                 WHERE l.source_file = a.source_file AND l.region = a.region) AS linked,
-               (SELECT count(*) FROM quarantine q
-                 WHERE q.source_file = a.source_file AND q.region = a.region) AS quarantined
-        FROM load_audit a WHERE a.region = '{region}' AND a.current
-        ORDER BY a.source_file
-        """
-    )
-    counts = counts.rename(columns={"linked": "rows_loaded", "quarantined": "rows_quarantined"})
+    counts = file_accounting(store, region)
     bad = unreconciled(counts)
     per_file = {
         row.source_file: {

@@ -279,6 +279,7 @@ def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: igno
     """The cross-region pass, when the warehouse holds more than one region."""
     import dagster as dg
 
+    from connectors.warehouse import summaries
     from connectors.warehouse.engine import Warehouse
     from pipelines.assets.cross_region import cross_region_links
     from pipelines.resources import WarehouseResource
@@ -290,7 +291,7 @@ def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: igno
     try:
         if not store.has_table("resident_link"):
             return True
-        regions = store.scalar("SELECT count(DISTINCT region) FROM resident_link")
+        regions = summaries.linked_region_count(store)
         if regions < 2:
             return True
         started = time.perf_counter()
@@ -302,9 +303,7 @@ def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: igno
         if not result.success:
             echo("the cross-region pass failed; cross_region_link is unchanged")
             return False
-        links = store.query(
-            "SELECT method, count(*) AS n FROM cross_region_link GROUP BY method ORDER BY method"
-        )
+        links = summaries.cross_region_methods(store)
         found = ", ".join(f"{m} {n:,}" for m, n in zip(links["method"], links["n"], strict=True))
         echo(
             f"cross-region pass over {regions} regions: {int(links['n'].sum()):,} residents "
@@ -410,6 +409,7 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     import dagster as dg
 
     from connectors.redaction import scrub, url_for_display
+    from connectors.warehouse import summaries
     from connectors.warehouse.engine import Warehouse
     from connectors.warehouse.region_lock import RegionBusyError, region_run
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
@@ -454,14 +454,8 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
         )
         return False
     store = Warehouse(url)
-    audit = store.query(
-        "SELECT source_file, rows_read, rows_loaded, rows_quarantined, run_id FROM load_audit "
-        "WHERE region = :r AND current ORDER BY source",
-        {"r": kab.kemendagri_code},
-    )
-    residents = store.scalar(
-        "SELECT count(*) FROM resident WHERE region = :r", {"r": kab.kemendagri_code}
-    )
+    audit = summaries.current_files(store, kab.kemendagri_code)
+    residents = summaries.resident_count(store, kab.kemendagri_code)
     checks = [
         e.asset_check_evaluation_data
         for e in result.all_events
@@ -480,11 +474,7 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     )
     import pandas as pd
 
-    refused = store.query(
-        "SELECT source, source_file, reason, current_file, stale_since FROM refused_file "
-        "WHERE run_id = :run",
-        {"run": result.run_id},
-    )
+    refused = summaries.refused_in_run(store, result.run_id)
     for row in refused.itertuples():
         echo(
             f"  STALE {row.source}: stays on {row.current_file} of "
@@ -629,17 +619,12 @@ def review() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def review_list(warehouse: str | None, limit: int) -> None:
     """Show the pairs waiting for review, most likely matches first."""
+    from connectors.warehouse import summaries
     from connectors.warehouse.engine import Warehouse
 
     store = Warehouse(_existing_warehouse(warehouse))
     store.create_tables()
-    pairs = store.query(
-        "SELECT q.left_file, q.left_row, q.right_file, q.right_row, q.match_probability, "
-        "q.explanation FROM review_queue q LEFT JOIN review_decision d "
-        "ON d.left_key = least(q.left_key, q.right_key) "
-        "AND d.right_key = greatest(q.left_key, q.right_key) "
-        f"WHERE d.decision IS NULL ORDER BY q.match_probability DESC LIMIT {limit}"
-    )
+    pairs = summaries.waiting_pairs(store, limit)
     if pairs.empty:
         click.echo("nothing to review")
     for row in pairs.itertuples():

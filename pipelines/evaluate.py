@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.summaries import record_links
 from matching.evaluation import Accuracy, accuracy
 
 
@@ -21,10 +22,7 @@ def evaluate(truth_path: Path, warehouse_url: str, region: str | None = None) ->
         raise ValueError(f"{truth_path}: missing column(s) {', '.join(sorted(missing))}")
     store = Warehouse(warehouse_url)
     try:
-        where = f" WHERE region = '{region}'" if region else ""
-        links = store.query(
-            f"SELECT source_file, source_row, resident_id FROM resident_link{where}"
-        )
+        links = record_links(store, region)
     finally:
         store.dispose()
     labelled = truth.merge(

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.schema import Source, conform
-from connectors.warehouse import staging
+from connectors.warehouse import staging, state
 from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.tables import quality_result
 from pipelines.partitions import run_region
@@ -81,7 +81,7 @@ def _staged(context, warehouse: WarehouseResource, whole: str):  # type: ignore[
     kab = run_region(context)
     tables = {"residents": staging.residents_table(kab), "links": staging.links_table(kab)}
     (other,) = set(tables) - {whole}
-    ids = store.query(f"SELECT resident_id FROM {tables[other]}")["resident_id"]
+    ids = state.column_of(store, tables[other], "resident_id")
     return store.read_table(tables[whole]), ids
 
 

@@ -19,21 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-import sqlalchemy as sa
 
 from connectors.schema import COLUMNS, conform
+from connectors.warehouse import rekeying
 from connectors.warehouse.engine import Warehouse
-from connectors.warehouse.tables import RESTRICTED, review_decision, source_record
+from connectors.warehouse.tables import review_decision
 from matching.nik import pseudonymise
 from matching.resident import record_keys
-
-_KEY_MAP = f"{RESTRICTED}.rekey_record_key"
-_NIK_MAP = f"{RESTRICTED}.rekey_nik_pseudonym"
-#: Tables and columns holding record keys.
-_RECORD_KEY_COLUMNS = (
-    ("resident_link", "record_key"), ("review_queue", "left_key"), ("review_queue", "right_key"),
-    ("source_change", "record_key"), (source_record.fullname, "record_key"),
-)  # fmt: skip
 
 
 class RekeyError(RuntimeError):
@@ -50,11 +42,7 @@ class Rekeyed:
 
 
 def _file_keys(store: Warehouse, name: str, region: str, old: bytes, new: bytes) -> pd.DataFrame:
-    rows = store.query(
-        f"SELECT {', '.join(COLUMNS)}, record_key FROM {source_record.fullname} "
-        "WHERE source_file = :f AND region = :r ORDER BY source_row",
-        {"f": name, "r": region},
-    )
+    rows = rekeying.keyed_records(store, name, region)
     records = conform(rows[list(COLUMNS)])
     before = record_keys(records, old)
     if not before.reset_index(drop=True).equals(rows["record_key"].astype("string")):
@@ -69,16 +57,13 @@ def rekey(store: Warehouse, old: bytes, new: bytes) -> Rekeyed:
     """Replace every pseudonym made with ``old`` by the one ``new`` makes."""
     if old == new:
         raise RekeyError("the new key is the key in use")
-    store.create_tables()
-    files = store.query(f"SELECT DISTINCT source_file, region FROM {source_record.fullname}")
+    files = rekeying.stored_files(store)
     keys = pd.concat(
         [_file_keys(store, f.source_file, f.region, old, new) for f in files.itertuples()]
         or [pd.DataFrame({"old_key": [], "new_key": []})],
         ignore_index=True,
     ).drop_duplicates()
-    niks = store.query(f"SELECT DISTINCT nik FROM {source_record.fullname} WHERE nik IS NOT NULL")[
-        "nik"
-    ]
+    niks = rekeying.stored_niks(store)
     nik_map = pd.DataFrame(
         {"old_value": pseudonymise(niks, old, purpose="nik"),
          "new_value": pseudonymise(niks, new, purpose="nik")}
@@ -91,22 +76,5 @@ def rekey(store: Warehouse, old: bytes, new: bytes) -> Rekeyed:
     decisions["left_key"], decisions["right_key"] = (
         pd.concat([left, right], axis=1).min(axis=1), pd.concat([left, right], axis=1).max(axis=1)
     )  # fmt: skip
-    with store.transaction() as conn:
-        store.replace_table(_KEY_MAP, keys.astype("string"), conn)
-        store.replace_table(_NIK_MAP, nik_map, conn)
-        for table, column in _RECORD_KEY_COLUMNS:
-            conn.execute(sa.text(
-                f"UPDATE {table} SET {column} = m.new_key FROM {_KEY_MAP} m "
-                f"WHERE {table}.{column} = m.old_key"
-            ))  # fmt: skip
-        conn.execute(sa.text(
-            f"UPDATE resident SET nik_pseudonym = m.new_value FROM {_NIK_MAP} m "
-            "WHERE resident.nik_pseudonym = m.old_value"
-        ))  # fmt: skip
-        conn.execute(sa.delete(review_decision))
-        if len(decisions):
-            rows = decisions.astype(object).where(decisions.notna(), None)
-            conn.execute(sa.insert(review_decision), rows.to_dict("records"))
-        conn.execute(sa.text(f"DROP TABLE {_KEY_MAP}"))
-        conn.execute(sa.text(f"DROP TABLE {_NIK_MAP}"))
+    rekeying.replace_keys(store, keys, nik_map, decisions)
     return Rekeyed(len(files), len(keys), len(nik_map), int(known.sum()), int((~known).sum()))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from connectors.report.charts import bar_chart, histogram
 from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.summaries import report_tables
 from matching.discrepancies import KINDS
 
 #: What each kind of finding means, in the order the report lists them: most serious first
@@ -129,47 +130,13 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
     """Write ``report.html`` and CSV exports into ``out``; returns the HTML path."""
     out.mkdir(parents=True, exist_ok=True)
     store.create_tables()
-    where = f"WHERE region = '{region}'" if region else ""
-    and_region = f"AND region = '{region}'" if region else ""
-    audit = store.query(
-        "SELECT region, source, source_file, snapshot_date, rows_read, rows_loaded, "
-        f"rows_quarantined, file_issues, checksum FROM load_audit {where} ORDER BY region, source",
-    )
-    # Sources whose newest file the region's last run refused: they stay on an older snapshot.
-    stale = store.query(
-        "SELECT f.region, f.source, f.current_file, f.stale_since, f.source_file AS refused_file, "
-        "f.snapshot_date AS refused_snapshot, f.reason FROM refused_file f "
-        "WHERE f.run_id = (SELECT a.run_id FROM run_audit a WHERE a.region = f.region AND "
-        "a.status = 'success' ORDER BY a.finished_at DESC LIMIT 1) "
-        f"{'AND f.region = ' + repr(region) if region else ''} ORDER BY f.region, f.source",
-    )
-    # A resident registered in another kab/kota (the cross-region pass) says where: a voter
-    # "not in the registry" of this region may well be in another one's.
-    findings = store.query(
-        "SELECT d.region, d.kind, d.resident_id, "
-        "COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS kec_code, "
-        "d.source_rows, d.details, x.registry_region AS registered_in_region, "
-        "x.registry_resident_id AS registered_as, "
-        "d.reference_date FROM discrepancy d LEFT JOIN resident r "
-        "ON r.resident_id = d.resident_id LEFT JOIN cross_region_link x "
-        f"ON x.resident_id = d.resident_id {'WHERE d.region = ' + repr(region) if region else ''} "
-        "ORDER BY d.kind, d.resident_id",
-    )
-    findings = _by_severity(findings)
-    coverage = store.query(f"SELECT * FROM v_coverage_by_kecamatan {where} ORDER BY kec_code")
-    # The verdicts of the runs whose tables are published now.
-    latest_runs = store.query(
-        "SELECT region, suite, status, rows, failed_blocking, warnings, data_docs "
-        "FROM quality_result WHERE run_id IN (SELECT DISTINCT run_id FROM load_audit) "
-        f"{and_region} ORDER BY region, suite",
-    )
-    linked = store.query(
-        "SELECT link_method, link_score FROM resident_link WHERE link_score IS NOT NULL "
-        f"{and_region}"
-    )
+    tables = report_tables(store, region)
+    findings = _by_severity(tables.findings)
+    linked = tables.link_scores
     scores = linked["link_score"].to_numpy(dtype=float)
     audit, stale, findings, coverage, latest_runs = (
-        _whole_numbers(frame) for frame in (audit, stale, findings, coverage, latest_runs)
+        _whole_numbers(frame)
+        for frame in (tables.audit, tables.stale, findings, tables.coverage, tables.verdicts)
     )
 
     kinds = _kinds(findings)

@@ -191,22 +191,3 @@ def load_decisions(store: Warehouse) -> pd.DataFrame:
     """All decisions: ``left_key``, ``right_key``, ``decision``."""
     store.create_tables()
     return store.query("SELECT left_key, right_key, decision FROM review_decision")
-
-
-def decisions_for(records_keys: pd.Series, decisions: pd.DataFrame) -> pd.DataFrame:
-    """Decisions as record positions (``left``, ``right``, ``match``) for the linker.
-
-    ``records_keys`` holds each record's key, aligned to the linker's records. A key seen on
-    several rows (a voter listed twice) applies to each of them.
-    """
-    positions = pd.DataFrame({"key": records_keys.to_numpy(), "position": range(len(records_keys))})
-    pairs = decisions.merge(positions, left_on="left_key", right_on="key").merge(
-        positions, left_on="right_key", right_on="key", suffixes=("_l", "_r")
-    )
-    return pd.DataFrame(
-        {
-            "left": pairs["position_l"].to_numpy(dtype="int64"),
-            "right": pairs["position_r"].to_numpy(dtype="int64"),
-            "match": (pairs["decision"] == "match").to_numpy(),
-        }
-    )

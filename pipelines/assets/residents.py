@@ -1,16 +1,14 @@
 """Linkage of the three sources into residents, and publication of the warehouse tables."""
 
-from typing import Any
-
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
-from connectors.warehouse import staging
+from connectors.warehouse import staging, state
 from connectors.warehouse.engine import Rows, Staged, Warehouse
-from connectors.warehouse.review import decisions_for, load_decisions
+from connectors.warehouse.review import load_decisions
 from connectors.warehouse.tables import (
     discrepancy,
     load_audit,
@@ -26,11 +24,8 @@ from connectors.warehouse.tables import (
     source_record,
 )
 from expectations.row_accounting import unreconciled
-from matching.discrepancies import find_discrepancies
-from matching.features import SOURCES
-from matching.identity import TRACKED, carry_ids, changed_attributes
-from matching.linkage import LinkResult, default_linker
-from matching.resident import build_residents, record_identity, record_keys
+from matching.identity import TRACKED
+from matching.region import PreviousState, link_region
 from matching.snapshots import CONTENT, diff_snapshots, row_hashes
 from pipelines.fingerprint import run_fingerprint
 from pipelines.partitions import regions, run_region
@@ -61,7 +56,7 @@ def linked_residents(
     store = warehouse.open()
     for notice in pseudonym_key.notices():
         context.log.warning(notice)
-    if pseudonym_key.is_new() and _holds_pseudonyms(store):
+    if pseudonym_key.is_new() and state.holds_links(store):
         # A new key would make every record look new: new resident IDs, decisions lost.
         raise dg.Failure(
             f"no pseudonym key is configured and padu's own key file "
@@ -74,7 +69,7 @@ def linked_residents(
     reference = audit.reference(pd.Timestamp(files["snapshot_date"].max()).date())
     all_decisions = load_decisions(store)
     fingerprint = run_fingerprint(files, all_decisions, reference, pseudonym_key.bytes())
-    last = _last_success(store, kab.kemendagri_code)
+    last = state.last_success_fingerprint(store, kab.kemendagri_code)
     if last is not None and last == fingerprint and not files["new_load"].astype(bool).any():
         _restage_published(store, kab)
         _stage_run(store, kab, fingerprint, unchanged=True)
@@ -86,45 +81,24 @@ def linked_residents(
     _stage_run(store, kab, fingerprint, unchanged=False)
     records = staging.read_records(store, kab)
     context.log.info(f"linking {len(records):,} records")
-    identity = record_identity(records)
-    keys = record_keys(records, pseudonym_key.bytes(), identity)
-    decisions = decisions_for(keys, all_decisions)
-    if len(decisions):
-        context.log.info(f"applying {len(decisions):,} review decisions")
-    result = default_linker().link(records, decisions)
-    residents, proposed = build_residents(
-        records, result.clusters, pseudonym_key.bytes(), kab.kemendagri_code, identity
+    previous = PreviousState(
+        links=state.published_links(store, kab.kemendagri_code),
+        residents=state.published_rows(
+            store, resident.name, kab.kemendagri_code, ["resident_id", *TRACKED]
+        ),
+        decisions=all_decisions,
     )
-    previous = _previous_links(store, kab.kemendagri_code)
-    record_ids, history = carry_ids(
-        pd.DataFrame({"record_key": keys, "resident_id": proposed}), previous
-    )
-    residents["resident_id"] = residents["resident_id"].map(
-        dict(zip(proposed, record_ids, strict=True))
-    )
-    links = pd.DataFrame(
-        {
-            "source": records["source"],
-            "source_file": records["source_file"],
-            "source_row": records["source_row"],
-            "resident_id": record_ids.astype("string"),
-            "link_method": result.clusters["link_method"].astype("string"),
-            "link_score": result.clusters["link_score"],
-            "record_key": keys,
-        }
-    )
-    store.replace_table(staging.links_table(kab), links)
-    store.replace_table(staging.residents_table(kab), residents)
-    review = _review_rows(records, keys, result)
-    store.replace_table(staging.review_table(kab), review)
-    previous_residents = _previous_residents(store, kab.kemendagri_code)
-    changed = changed_attributes(previous_residents, residents)
-    history = pd.concat([history.astype("string"), changed], ignore_index=True)
-    store.replace_table(staging.history_table(kab), history.astype("string"))
-    changes = _stage_snapshots(store, kab, files, records, keys, context)
-    findings = find_discrepancies(records, links, residents, reference_date=reference)
-    findings = findings.astype("string").assign(reference_date=pd.Timestamp(reference))
-    store.replace_table(staging.discrepancy_table(kab), findings)
+    region = link_region(records, pseudonym_key.bytes(), kab.kemendagri_code, reference, previous)
+    if region.decisions_applied:
+        context.log.info(f"applied {region.decisions_applied:,} review decisions")
+    links, residents, result = region.links, region.residents, region.linkage
+    for name, frame in ((staging.links_table(kab), links),
+                        (staging.residents_table(kab), residents),
+                        (staging.review_table(kab), region.review),
+                        (staging.history_table(kab), region.history),
+                        (staging.discrepancy_table(kab), region.discrepancies)):  # fmt: skip
+        store.replace_table(name, frame)
+    changes = _stage_snapshots(store, kab, files, records, region.keys, context)
     methods = links["link_method"].value_counts().to_dict()
     context.log.info(f"{len(residents):,} residents from {len(records):,} records")
     return dg.MaterializeResult(
@@ -133,33 +107,18 @@ def linked_residents(
             "records": len(records),
             "pairs_compared": result.pairs_compared,
             "link_methods": {str(k): int(v) for k, v in methods.items()},
-            "review_pairs": len(review),
-            "discrepancies": {str(k): int(v) for k, v in findings["kind"].value_counts().items()},
-            "resident_events": {str(k): int(v) for k, v in history["event"].value_counts().items()},
+            "review_pairs": len(region.review),
+            "discrepancies": {
+                str(k): int(v) for k, v in region.discrepancies["kind"].value_counts().items()
+            },
+            "resident_events": {
+                str(k): int(v) for k, v in region.history["event"].value_counts().items()
+            },
             "source_changes": changes,
             "input_fingerprint": fingerprint,
-            **_engine_metadata(result),
+            **result.describe(),
         }
     )
-
-
-def _holds_pseudonyms(store: Warehouse) -> bool:
-    """True if any region's records are linked in the warehouse (their keys need the key)."""
-    store.create_tables()
-    return bool(
-        store.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {resident_link.name} LIMIT 1) t")
-    )
-
-
-def _last_success(store: Warehouse, region: str) -> str | None:
-    """The input fingerprint of the region's last successful run."""
-    store.create_tables()
-    last = store.query(
-        "SELECT input_fingerprint FROM run_audit WHERE region = :r AND status = 'success' "
-        "AND run_id NOT LIKE 'purge-%' ORDER BY finished_at DESC LIMIT 1",
-        {"r": region},
-    )
-    return None if last.empty else last["input_fingerprint"].iloc[0]
 
 
 def _stage_run(store: Warehouse, kab: Kabupaten, fingerprint: str, unchanged: bool) -> None:
@@ -186,34 +145,17 @@ def _typed(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
 
 def _restage_published(store: Warehouse, kab: Kabupaten) -> None:
     """Stage the region's published tables as this run's results (nothing changed)."""
-    region = {"r": kab.kemendagri_code}
     for table, name in ((resident, staging.residents_table(kab)),
                         (resident_link, staging.links_table(kab)),
                         (review_queue, staging.review_table(kab)),
                         (discrepancy, staging.discrepancy_table(kab))):  # fmt: skip
         columns = [c.name for c in table.columns if c.name not in ("region", "run_id")]
-        frame = store.query(f"SELECT {', '.join(columns)} FROM {table.name} WHERE region = :r",
-                            region)  # fmt: skip
+        frame = state.published_rows(store, table.name, kab.kemendagri_code, columns)
         store.replace_table(name, _typed(frame, table))
     history = pd.DataFrame(columns=["resident_id", "event", "related_id", "details"])
     store.replace_table(staging.history_table(kab), history.astype("string"))
     changes = [c.name for c in source_change.columns if c.name not in ("region", "run_id")]
     store.replace_table(staging.changes_table(kab), pd.DataFrame(columns=changes).astype("string"))
-
-
-def _previous_links(store: Warehouse, region: str) -> pd.DataFrame:
-    """record_key -> resident_id as last published for the region (empty on a first run)."""
-    store.create_tables()
-    return store.query(
-        "SELECT record_key, resident_id FROM resident_link "
-        "WHERE region = :r AND record_key IS NOT NULL",
-        {"r": region},
-    )
-
-
-def _previous_residents(store: Warehouse, region: str) -> pd.DataFrame:
-    columns = ", ".join(["resident_id", *TRACKED])
-    return store.query(f"SELECT {columns} FROM resident WHERE region = :r", {"r": region})
 
 
 def _stage_snapshots(
@@ -227,10 +169,7 @@ def _stage_snapshots(
     """Stage the records of newly loaded files for ``source_record``, and what changed in each
     source since its current snapshot for ``source_change``. Returns counts per source."""
     keyed = records.assign(record_key=keys, row_hash=row_hashes(records))
-    current = store.query(
-        "SELECT source, source_file FROM load_audit WHERE region = :r AND current",
-        {"r": kab.kemendagri_code},
-    ).set_index("source")["source_file"]
+    current = state.current_files(store, kab.kemendagri_code)
     new_rows, changes, counts = [], [], {}
     for source in Source:
         info = files[files["source"] == source.value].iloc[0]
@@ -241,11 +180,10 @@ def _stage_snapshots(
         if before is None or (before == info["source_file"] and not info["new_load"]):
             continue  # a first load, or the current snapshot again (a corrected re-delivery
             # under the same name is new content and is compared like a new snapshot)
-        previous = store.query(
-            f"SELECT source_file, source_row, record_key, row_hash, {', '.join(CONTENT)} "
-            f"FROM {source_record.fullname} WHERE source_file = :f AND region = :r",
-            {"f": before, "r": kab.kemendagri_code},
-        )
+        previous = state.stored_records(
+            store, kab.kemendagri_code, before,
+            ["source_file", "source_row", "record_key", "row_hash", *CONTENT],
+        )  # fmt: skip
         diff = diff_snapshots(previous, mine).assign(source=source.value)
         counts[source.value] = {str(k): int(v) for k, v in diff["change"].value_counts().items()}
         context.log.info(
@@ -260,79 +198,11 @@ def _stage_snapshots(
     return counts
 
 
-def _review_rows(records: pd.DataFrame, keys: pd.Series, result: LinkResult) -> pd.DataFrame:
-    review_of = getattr(result, "review", None)
-    columns = ["left", "right", "match_probability", "match_weight", "explanation"]
-    pairs = review_of() if review_of else pd.DataFrame(columns=columns)
-    left = records.iloc[pairs["left"].to_numpy()]
-    right = records.iloc[pairs["right"].to_numpy()]
-    return pd.DataFrame(
-        {
-            "left_source": left["source"].to_numpy(),
-            "left_file": left["source_file"].to_numpy(),
-            "left_row": left["source_row"].to_numpy(dtype="int64"),
-            "right_source": right["source"].to_numpy(),
-            "right_file": right["source_file"].to_numpy(),
-            "right_row": right["source_row"].to_numpy(dtype="int64"),
-            "left_key": keys.iloc[pairs["left"].to_numpy()].to_numpy(),
-            "right_key": keys.iloc[pairs["right"].to_numpy()].to_numpy(),
-            "match_probability": pairs["match_probability"].to_numpy(dtype=float),
-            "match_weight": pairs["match_weight"].to_numpy(dtype=float),
-            "explanation": pairs["explanation"].astype("string").to_numpy(),
-        }
-    ).astype({"left_source": "string", "left_file": "string", "right_source": "string",
-              "right_file": "string", "explanation": "string", "left_key": "string",
-              "right_key": "string"})  # fmt: skip
-
-
-def _by_source_pair(share: Any) -> dict[str, float]:
-    """A source-by-source matrix as ``{"dukcapil->kpu": 0.97, ...}`` (empty when none)."""
-    if share is None:
-        return {}
-    return {
-        f"{a}->{b}": round(float(share[i, j]), 4)
-        for i, a in enumerate(SOURCES)
-        for j, b in enumerate(SOURCES)
-        if i != j
-    }
-
-
-def _engine_metadata(result: LinkResult) -> dict[str, Any]:
-    """Model parameters, blocking report and stage timings of the probabilistic engine."""
-    model = getattr(result, "model", None)
-    if model is None:
-        return {}
-    blocking = {
-        r.rule: {
-            "pairs": r.pairs,
-            "capped_blocks": r.capped_blocks,
-            "capped_records": r.capped_records,
-        }  # fmt: skip
-        for r in getattr(result, "blocking", [])
-    }
-    return {
-        "model": model.describe(),
-        "prior_match_probability": model.prior,
-        "counterpart_share": _by_source_pair(getattr(result, "counterpart_share", None)),
-        "open_counterpart_share": _by_source_pair(getattr(result, "open_counterpart_share", None)),
-        "blocking": blocking,
-        "stage_seconds": getattr(result, "timings", {}),
-    }
-
-
 def _files(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
     """The run's input file of each source (as staged by the raw assets)."""
     return pd.concat(
         [store.read_table(staging.file_table(s, kab)) for s in Source], ignore_index=True
     )
-
-
-def _rows_loaded(store: Warehouse, kab: Kabupaten) -> pd.Series:
-    """Rows linked per source file (every row loaded gets a link), counted in the warehouse."""
-    counts = store.query(
-        f"SELECT source_file, count(*) AS n FROM {staging.links_table(kab)} GROUP BY source_file"
-    )
-    return counts.set_index("source_file")["n"]
 
 
 def _load_audit(files: pd.DataFrame, loaded: pd.Series, run_id: str) -> pd.DataFrame:
@@ -448,7 +318,7 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             yield dg.MaterializeResult(asset_key=table.name, metadata={"unchanged": True})
         return
     new_files = files.loc[files["new_load"].astype(bool), "source_file"].tolist()
-    loaded = _rows_loaded(store, kab)
+    loaded = state.rows_per_file(store, staging.links_table(kab))
     accounting = files.assign(rows_loaded=files["source_file"].map(loaded).fillna(0))
     bad = unreconciled(accounting)
     if len(bad):

@@ -26,37 +26,14 @@ from connectors.agencies.extract import (
 )
 from connectors.landing import origin
 from connectors.landing.folder import ExtractFile
-from connectors.schema import COLUMNS, Source, conform
-from connectors.warehouse import staging
+from connectors.schema import Source, conform
+from connectors.warehouse import staging, state
 from connectors.warehouse.engine import Warehouse
-from connectors.warehouse.tables import RESTRICTED
 from pipelines.partitions import regions, run_region
 from pipelines.resources import AuditSettings, LandingFolder, SourcesResource, WarehouseResource
 from pipelines.retries import TRANSIENT, fail, transient_only
 
 GROUP = "sources"
-
-
-def _loaded_earlier(store: Warehouse, region: str, source: Source, checksum: str) -> pd.DataFrame:
-    """The load_audit row of a file of this source and region with the same content (whose
-    records were not purged since)."""
-    store.create_tables()
-    return store.query(
-        "SELECT * FROM load_audit WHERE region = :r AND source = :s AND checksum = :c "
-        "AND purged_at IS NULL ORDER BY loaded_at DESC LIMIT 1",
-        {"r": region, "s": source.value, "c": checksum},
-    )
-
-
-def _current_load(store: Warehouse, region: str, source: Source) -> pd.Series | None:
-    """The load_audit row of the source's current snapshot for the region (records kept)."""
-    store.create_tables()
-    found = store.query(
-        "SELECT * FROM load_audit WHERE region = :r AND source = :s AND current "
-        "AND purged_at IS NULL ORDER BY loaded_at DESC LIMIT 1",
-        {"r": region, "s": source.value},
-    )
-    return found.iloc[0] if len(found) else None
 
 
 def _file_info(**values: object) -> pd.DataFrame:
@@ -131,7 +108,7 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
             return _refuse(
                 context, store, extract, "", f"{name}: cannot read the file: {err.strerror}"
             )
-        earlier = pd.DataFrame() if landing.reload else _loaded_earlier(
+        earlier = pd.DataFrame() if landing.reload else state.loaded_earlier(
             store, kab.kemendagri_code, source, checksum
         )  # fmt: skip
         if len(earlier):
@@ -153,7 +130,7 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
                 f"{name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
                 f"does not replace the current {source.value} data",
             )  # fmt: skip
-        current = _current_load(store, kab.kemendagri_code, source)
+        current = state.current_load(store, kab.kemendagri_code, source)
         least = audit.quality().snapshot_rows_min_share
         if current is not None and raw.rows_read < least * int(current["rows_read"]):
             return _refuse(
@@ -230,7 +207,7 @@ def _refuse(
     """Keep the source on its current snapshot instead of the newest file, which is refused
     for ``reason``; with no current snapshot the region fails."""
     kab = run_region(context)
-    current = _current_load(store, kab.kemendagri_code, extract.source)
+    current = state.current_load(store, kab.kemendagri_code, extract.source)
     if current is None:
         raise fail(reason)
     stale_since = pd.Timestamp(current["snapshot_date"]).date()
@@ -283,15 +260,7 @@ def _records_asset(source: Source) -> dg.AssetsDefinition:
             snapshot = pd.Timestamp(info["snapshot_date"]).date()
             records = conform(FORMATS[source].standardise(raw, snapshot, kab))
         else:
-            columns = ", ".join(COLUMNS)
-            records = conform(
-                store.query(
-                    f"SELECT {columns} FROM {RESTRICTED}.source_record "
-                    "WHERE source_file = :f AND region = :r "
-                    "ORDER BY source_row",
-                    {"f": info["source_file"], "r": kab.kemendagri_code},
-                )
-            )
+            records = conform(state.stored_records(store, kab.kemendagri_code, info["source_file"]))
         store.replace_table(staging.records_table(source, kab), records)
         nik_issues = records["nik_issue"].value_counts().to_dict()
         unresolved = int(records["desa_code"].isna().sum())
