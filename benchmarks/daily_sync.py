@@ -16,11 +16,12 @@ the rows read by the run, the residents published, the ``source_change`` rows th
 and the time of each Dagster step.
 
     python -m benchmarks.daily_sync [--people 300000] [--backends duckdb,postgresql]
-        [--seed 7] [--workdir /tmp/padu-bench/daily-sync]
+        [--seed 7] [--workdir /tmp/padu-bench/daily-sync] [--out benchmarks/results]
 
 Each backend gets a fresh warehouse: ``WORKDIR/duckdb/warehouse.duckdb``, or a PostgreSQL
 database ``padu_bench_<random>`` on 127.0.0.1:5432 that is dropped afterwards. Dagster runs
 are recorded in ``WORKDIR/BACKEND/dagster_home``; each run's log is ``WORKDIR/BACKEND/N.log``.
+The figures go to ``benchmarks/results/daily_sync-<UTC time>.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -38,10 +39,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+
+from benchmarks.common import add_result_options, write_result
 
 REGION = "6309"
 FIRST_DAY, NEXT_DAY = "20261101", "20261102"
@@ -86,9 +90,10 @@ def generate_landing(people: int, seed: int, folder: Path) -> tuple[Path, int]:
     return landing, rows
 
 
-def prepare(people: int, seed: int, folder: Path) -> tuple[Path, Path]:
-    """Generate the region into ``folder/landing`` and derive ``folder/landing-NEXT_DAY``."""
-    landing, _ = generate_landing(people, seed, folder)
+def prepare(people: int, seed: int, folder: Path) -> tuple[Path, Path, int, dict[str, int]]:
+    """Generate the region into ``folder/landing`` and derive ``folder/landing-NEXT_DAY``;
+    returns both folders, the generated rows and what the next snapshot changed."""
+    landing, rows = generate_landing(people, seed, folder)
 
     following = folder / f"landing-{NEXT_DAY}"
     if following.exists():
@@ -100,7 +105,7 @@ def prepare(people: int, seed: int, folder: Path) -> tuple[Path, Path]:
     old = landing / f"dukcapil_{REGION}_{FIRST_DAY}.csv"
     counts = next_snapshot(old, following / f"dukcapil_{REGION}_{NEXT_DAY}.csv", seed)
     print("next dukcapil snapshot: " + ", ".join(f"{n:,} {k}" for k, n in counts.items()))
-    return landing, following
+    return landing, following, rows, counts
 
 
 def next_snapshot(source: Path, target: Path, seed: int, share: float = 0.005) -> dict[str, int]:
@@ -150,7 +155,12 @@ def _added_rows(rows: list[bytes], nik: int, count: int, rng: random.Random) -> 
 
 @contextmanager
 def fresh_warehouse(backend: str, folder: Path) -> Iterator[str]:
-    """The URL of an empty warehouse for ``backend``; a PostgreSQL database is dropped after."""
+    """The URL of an empty warehouse for ``backend``; a PostgreSQL database is dropped after.
+
+    Only an embedded DuckDB warehouse makes a pseudonym key of its own; for PostgreSQL, unless
+    the environment configures one, a random key for this benchmark is written to
+    ``folder/pseudonym.key`` and given to the runs as ``PADU_PSEUDONYM_KEY_FILE``.
+    """
     if backend == "duckdb":
         path = folder / "warehouse.duckdb"
         for stale in (path, path.with_suffix(".duckdb.wal")):
@@ -159,6 +169,13 @@ def fresh_warehouse(backend: str, folder: Path) -> Iterator[str]:
         return
     name = f"padu_bench_{secrets.token_hex(4)}"
     admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    configured = any(os.environ.get(k) for k in ("PADU_PSEUDONYM_KEY_FILE", "PADU_PSEUDONYM_KEY"))
+    if not configured:
+        key = folder / "pseudonym.key"
+        key.unlink(missing_ok=True)
+        key.touch(mode=0o600)
+        key.write_text(secrets.token_hex(32) + "\n")
+        os.environ["PADU_PSEUDONYM_KEY_FILE"] = str(key)
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f"CREATE DATABASE {name}"))
@@ -169,6 +186,8 @@ def fresh_warehouse(backend: str, folder: Path) -> Iterator[str]:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     finally:
         admin.dispose()
+        if not configured:
+            del os.environ["PADU_PSEUDONYM_KEY_FILE"]
 
 
 def dagster_home(folder: Path) -> Path:
@@ -341,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/padu-bench/daily-sync"))
     parser.add_argument("--child", nargs=3, metavar=("LANDING", "URL", "OUT"),
                         help=argparse.SUPPRESS)  # fmt: skip
+    add_result_options(parser)
     args = parser.parse_args(argv)
     if args.child:
         landing, url, out = args.child
@@ -351,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown := set(backends) - set(BACKENDS):
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
     workdir = args.workdir / f"people{args.people}-seed{args.seed}"
-    first, following = prepare(args.people, args.seed, workdir)
+    first, following, rows, counts = prepare(args.people, args.seed, workdir)
     results: list[RunResult] = []
     for backend in backends:
         results += bench(backend, first, following, workdir)
@@ -359,6 +379,10 @@ def main(argv: list[str] | None = None) -> None:
     print_table(results)
     print()
     print_steps(results)
+    params: dict[str, Any] = {"region": REGION, "people": args.people, "backends": backends,
+                              "seed": args.seed, "snapshots": [FIRST_DAY, NEXT_DAY]}  # fmt: skip
+    figures = {"rows": rows, "next_snapshot": counts, "runs": [asdict(r) for r in results]}
+    write_result("daily_sync", params, figures, out=args.out, note=args.note)
 
 
 if __name__ == "__main__":

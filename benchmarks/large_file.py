@@ -4,9 +4,11 @@ It builds a civil-registry extract of the requested size by repeating the data r
 generated one (the header once), then reads it with ``connectors.agencies.dukcapil.read`` in a fresh
 Python process and prints the rows read, the wall time and the process's peak resident memory
 (``VmHWM``), next to the file's size. A reader that loaded the file whole would need several
-times the file's size; padu reads it in 1 MiB blocks.
+times the file's size; padu reads it in 1 MiB blocks. The figures go to
+``benchmarks/results/large_file-<UTC time>.json`` (``--out``).
 
     python -m benchmarks.large_file [--gigabytes 2] [--workdir /tmp/padu-bench/large-file]
+        [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+# Adds nothing to the child's memory that the reader does not load anyway (pandas, numpy).
+from benchmarks.common import add_result_options, write_result
 
 NAME = "dukcapil_6309_20261101.csv"
 
@@ -57,12 +62,13 @@ def child(path: Path, result: Path) -> None:
                                   "seconds": elapsed, "peak_gb": peak_kb / 1e6}))  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gigabytes", type=float, default=2.0)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/padu-bench/large-file"))
+    add_result_options(parser)
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
         return
@@ -79,6 +85,10 @@ def main() -> None:
     print(f"rows read: {figures['rows']:,} ({figures['quarantined']:,} quarantined)")
     print(f"time: {figures['seconds']:.1f} s ({size / figures['seconds'] * 1000:.0f} MB/s)")
     print(f"peak memory: {figures['peak_gb']:.2f} GB ({figures['peak_gb'] / size:.2f} x the file)")
+    figures |= {"file_gb": size, "mb_per_second": size / figures["seconds"] * 1000,
+                "peak_per_file_size": figures["peak_gb"] / size}  # fmt: skip
+    params = {"gigabytes": args.gigabytes, "file": path.name}
+    write_result("large_file", params, figures, out=args.out, note=args.note)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ region's run time, the pass's time and its links, and checks the links against t
 
     python -m benchmarks.province [--regions 5] [--people 100000] [--workers 2]
         [--backend duckdb] [--seed 11] [--workdir /tmp/padu-bench/province]
+        [--out benchmarks/results]
+
+The figures go to ``benchmarks/results/province-<UTC time>.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from benchmarks.common import add_result_options, write_result
 from benchmarks.daily_sync import dagster_home, fresh_warehouse
 
 PROVINCE = ["6301", "6302", "6303", "6304", "6305", "6306", "6307", "6308", "6309", "6310"]
@@ -32,6 +37,37 @@ PROVINCE = ["6301", "6302", "6303", "6304", "6305", "6306", "6307", "6308", "630
 def _peak_mb(time_output: str) -> float:
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_output)
     return int(match.group(1)) / 1024 if match else float("nan")
+
+
+# What ``padu run`` prints for a region's run and for the cross-region pass.
+_REGION_RUN = re.compile(
+    r"^padu run (?P<run_id>\S+) for (?P<region>[\d.]+) (?P<name>.*): (?P<seconds>[\d.]+) s$"
+)
+_REGION_FAILED = re.compile(r"^run (?P<run_id>\S+) for (?P<region>[\d.]+) failed after "
+                            r"(?P<seconds>[\d.]+) s")  # fmt: skip
+_PASS = re.compile(r"^cross-region pass over (?P<regions>\d+) regions: (?P<links>[\d,]+) "
+                   r"residents .*\((?P<methods>.*)\) in (?P<seconds>[\d.]+) s$")  # fmt: skip
+
+
+def run_figures(lines: list[str]) -> dict[str, Any]:
+    """Each region's run time and the cross-region pass, from the lines ``padu run`` printed."""
+    regions: list[dict[str, Any]] = []
+    cross_region: dict[str, Any] | None = None
+    for line in lines:
+        if match := _REGION_RUN.match(line) or _REGION_FAILED.match(line):
+            regions.append({"region": match["region"], "name": match.groupdict().get("name"),
+                            "seconds": float(match["seconds"]),
+                            "ok": match.re is _REGION_RUN})  # fmt: skip
+        elif match := _PASS.match(line):
+            methods: dict[str, int] = {}
+            for part in match["methods"].split(", "):
+                method, _, n = part.rpartition(" ")
+                if method:
+                    methods[method] = int(n.replace(",", ""))
+            cross_region = {"regions": int(match["regions"]), "seconds": float(match["seconds"]),
+                            "links": int(match["links"].replace(",", "")),
+                            "links_by_method": methods}  # fmt: skip
+    return {"regions": regions, "cross_region_pass": cross_region}
 
 
 def check_links(url: str, truth_path: Path, planted_path: Path) -> tuple[int, float, float]:
@@ -67,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=("duckdb", "postgresql"), default="duckdb")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/padu-bench/province"))
+    add_result_options(parser)
     args = parser.parse_args(argv)
     from synthetic.province import generate_province
 
@@ -76,10 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     summary = generate_province(regions=PROVINCE[: args.regions], people=args.people,
                                 out=folder, seed=args.seed)  # fmt: skip
+    generated = time.perf_counter() - started
     rows = len(pd.read_csv(summary.truth_path, usecols=["file"]))
     print(f"{args.regions} regions x {args.people:,} people: {rows:,} rows, "
-          f"{summary.moved_rows:,} moved; generated in {time.perf_counter() - started:.1f} s",
-          flush=True)  # fmt: skip
+          f"{summary.moved_rows:,} moved; generated in {generated:.1f} s", flush=True)  # fmt: skip
     home = dagster_home(folder)
     with fresh_warehouse(args.backend, folder) as url:
         command = ["/usr/bin/time", "-v", sys.executable, "-m", "pipelines.cli", "run",
@@ -94,13 +131,25 @@ def main(argv: list[str] | None = None) -> None:
         if done.returncode != 0:
             raise SystemExit(f"padu run failed; see {folder / 'run.log'}")
         links, precision, recall = check_links(url, summary.truth_path, summary.planted_path)
+    peak_mb = _peak_mb(done.stderr)
     print(f"padu run --workers {args.workers} ({args.backend}): {seconds:.1f} s, largest process "
-          f"{_peak_mb(done.stderr) / 1024:.2f} GB (load {load:.1f} at start)")  # fmt: skip
-    for line in done.stdout.splitlines():
-        if re.search(r"^padu run \S+ for |failed after|cross-region pass", line.strip()):
-            print("  " + line.strip())
+          f"{peak_mb / 1024:.2f} GB (load {load:.1f} at start)")  # fmt: skip
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    lines = [line for line in lines
+             if re.search(r"^padu run \S+ for |failed after|cross-region pass", line)]  # fmt: skip
+    for line in lines:
+        print("  " + line)
     print(f"cross-region links: {links:,}, precision {precision:.4f}, recall of moved people "
           f"left without a registry record {recall:.4f}")  # fmt: skip
+    params = {"regions": PROVINCE[: args.regions], "people": args.people,
+              "workers": args.workers, "backend": args.backend, "seed": args.seed}  # fmt: skip
+    figures = {
+        "rows": rows, "moved_rows": summary.moved_rows, "generate_seconds": generated,
+        "seconds": seconds, "largest_process_peak_mb": peak_mb, "load": load,
+        **run_figures(lines), "run_lines": lines,
+        "cross_region_links": links, "precision": precision, "recall_of_moved": recall,
+    }  # fmt: skip
+    write_result("province", params, figures, out=args.out, note=args.note)
 
 
 if __name__ == "__main__":

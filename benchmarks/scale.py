@@ -8,8 +8,10 @@ Dagster step, so the stage that dominates is visible.
 
     python -m benchmarks.scale [--people 100000 300000 1000000 2000000]
         [--backends duckdb] [--seed 7] [--workdir /tmp/padu-bench/scale]
+        [--out benchmarks/results]
 
-The report (``padu report``) is timed separately, after the run, on the same warehouse.
+The report (``padu report``) is timed separately, after the run, on the same warehouse. The
+figures go to ``benchmarks/results/scale-<UTC time>.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.common import add_result_options, write_result
 from benchmarks.daily_sync import (
     BACKENDS,
+    REGION,
     RunResult,
     dagster_home,
     fresh_warehouse,
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backends", default="duckdb", help="comma-separated: duckdb,postgresql")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/padu-bench/scale"))
+    add_result_options(parser)
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if unknown := set(backends) - set(BACKENDS):
@@ -91,6 +97,10 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 cells.append("-".rjust(11))
         print(step.ljust(36) + "".join(c.rjust(11) for c in cells))
+    params = {"region": REGION, "people": args.people, "backends": backends, "seed": args.seed}
+    runs = [{"people": people, "rows": rows, "report_seconds": report, **asdict(r)}
+            for people, rows, r, report in results]  # fmt: skip
+    write_result("scale", params, {"runs": runs}, out=args.out, note=args.note)
 
 
 if __name__ == "__main__":

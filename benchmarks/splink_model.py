@@ -47,7 +47,7 @@ SEED = 1
 #: mother's name *and* agreeing on the name. Splink's own fallback for unobserved levels;
 #: set, so the weight does not depend on whether the sample happened to catch one.
 UNSEEN_U = 1e-6
-#: Cap on the blocked pairs each EM session trains on (Splink samples records to reach it).
+#: Cap on the blocked pairs each EM training run uses (Splink samples records to reach it).
 EM_MAX_PAIRS = 2e6
 
 # The derived columns the comparisons and blocking rules use, built once in DuckDB.
