@@ -31,8 +31,8 @@ from matching.fellegi_sunter import (
     score,
     train_m,
 )
-from matching.results import LinkResult
 from matching.residual import open_records, residual_pairs
+from matching.results import LinkResult
 
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(RULES)}
 #: The rule bit of the pairs the second pass found (``matching.residual``).

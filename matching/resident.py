@@ -18,8 +18,8 @@ import hmac
 import numpy as np
 import pandas as pd
 
-from matching.results import SOURCE_PRIORITY
 from matching.nik import pseudonymise
+from matching.results import SOURCE_PRIORITY
 
 
 def _resident_ids(identities: pd.Series, key: bytes, prefix: str = "") -> pd.Series:

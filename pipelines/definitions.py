@@ -118,15 +118,33 @@ assert isinstance(_WAREHOUSE, WarehouseResource)
 EXECUTOR = choose_executor(
     os.environ.get("PADU_EXECUTOR"), os.environ.get("PADU_EXECUTOR_CONFIG"), _WAREHOUSE.target()
 )
-defs = dg.Definitions(
-    assets=[*ALL_ASSETS, cross_region_links],
-    asset_checks=ALL_CHECKS,
-    jobs=[sync_job, cross_region_job],
-    schedules=[
-        *(region_schedules(_DEPLOYMENT) if _DEPLOYMENT else [daily_sync]),
-        daily_cross_region,
-    ],  # fmt: skip
-    sensors=[landing_sensor, run_failure_audit],
-    resources=_RESOURCES,
-    executor=EXECUTOR,
-)
+
+
+def definitions(
+    resources: dict[str, dg.ConfigurableResource],
+    executor: dg.ExecutorDefinition | None = None,
+    automation: bool = False,
+) -> dg.Definitions:
+    """padu's definitions with ``resources``: the assets, their checks and the two jobs, and
+    with ``automation`` the schedules and sensors of the deployment (PADU_SOURCES)."""
+    return dg.Definitions(
+        assets=[*ALL_ASSETS, cross_region_links],
+        asset_checks=ALL_CHECKS,
+        jobs=[sync_job, cross_region_job],
+        schedules=[
+            *(region_schedules(_DEPLOYMENT) if _DEPLOYMENT else [daily_sync]),
+            daily_cross_region,
+        ] if automation else None,
+        sensors=[landing_sensor, run_failure_audit] if automation else None,
+        resources=resources,
+        executor=executor,
+    )  # fmt: skip
+
+
+def job(name: str, resources: dict[str, dg.ConfigurableResource]) -> dg.JobDefinition:
+    """One of the jobs the deployment runs (``sync_region``, ``cross_region``), with
+    ``resources``: what ``padu run`` executes, so it runs what the schedules run."""
+    return definitions(resources).resolve_job_def(name)
+
+
+defs = definitions(_RESOURCES, EXECUTOR, automation=True)

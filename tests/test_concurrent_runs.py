@@ -94,7 +94,9 @@ def test_a_second_run_of_a_region_refuses_while_the_first_runs(tmp_path, warehou
 def test_two_runs_on_a_fresh_dagster_home_do_not_crash(tmp_path):
     """Both make the instance's storage at once; each of them gets a working instance."""
     env = _env(tmp_path)
-    script = "from pipelines.cli import _instance; _instance().get_runs(limit=1); print('ok')"
+    script = (
+        "from pipelines.cli.running import _instance; _instance().get_runs(limit=1); print('ok')"
+    )
     starts = [
         subprocess.Popen(
             [sys.executable, "-c", script],

@@ -14,7 +14,8 @@ from connectors.landing.deployment import load_deployment
 from connectors.landing.folder import MissingExtractsError, check_extracts, expected_name
 from connectors.reference.regions import kabupaten
 from connectors.schema import Source
-from pipelines.cli import _check_before_running, main
+from pipelines.cli import main
+from pipelines.cli.running import _check_before_running
 from pipelines.resources import LandingFolder
 
 TABALONG = kabupaten("6309")

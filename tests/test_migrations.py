@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 from connectors.warehouse import migrate
 from connectors.warehouse.tables import RESTRICTED, metadata
 from connectors.warehouse.views import VIEWS
-from pipelines.warehouse_cli import warehouse
+from pipelines.cli.warehouse import warehouse
 
 VIEW_NAMES = [re.search(r"VIEW (\w+)", view).group(1) for view in VIEWS]  # type: ignore[union-attr]
 
