@@ -4,7 +4,7 @@ Each function returns nullable booleans on a fresh 0..n-1 index (NA where the ru
 apply, e.g. no usable NIK), never the NIK itself: the suites hand only these columns to
 Great Expectations, so no identifier can reach a validation result or Data Docs.
 
-NIKs are decoded by ``matching.nik.decode``; the rules are those of domain.md.
+NIKs are decoded by ``matching.nik.decode``; the rules are those of docs/domain.md.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def reference_codes() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 
 
 def structure_ok(nik: pd.Series | Decoded, province_codes: frozenset[str]) -> pd.Series:
-    """Whether each NIK follows the structure rules (domain.md): those of
+    """Whether each NIK follows the structure rules (docs/domain.md): those of
     ``matching.nik.structure_valid`` and a known province. NA where the NIK is null. ``nik``
     may be given already decoded."""
     d = decode(nik)

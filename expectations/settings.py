@@ -49,7 +49,7 @@ class QualitySettings:
     """Bounds of the rules in ``expectations.suites``; see the field comments."""
 
     # --- blocking rules: the share of values that must pass ---------------------------------
-    #: Usable NIKs (16 digits) that must follow the structure rules (domain.md). Below 1 so
+    #: Usable NIKs (16 digits) that must follow the structure rules (docs/domain.md). Below 1 so
     #: that a few mistyped numbers do not stop a run; a broken column or file still does.
     nik_structure_min_share: float = 0.99
     #: Kemendagri desa codes that must exist in the reference table.
@@ -78,7 +78,7 @@ class QualitySettings:
     #: Oldest plausible age on the snapshot day, and the largest share of records above it.
     max_age: int = 115
     implausible_age_max_share: float = 0.001
-    #: Age from which a person may vote (domain.md); used for the adults of the coverage ratio.
+    #: Age from which a person may vote (docs/domain.md); used for the adults of the coverage ratio.
     voting_age: int = 17
     #: Per kecamatan: KPU voters / living Disdukcapil adults (17+).
     kpu_per_dukcapil_adult: Range = Range(0.7, 1.2)

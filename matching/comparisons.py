@@ -192,7 +192,7 @@ def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     NIKs of two different people born on the same day often differ in one digit of the
     region or the serial (neighbouring kecamatan, serials 0001/0002), so near-misses there
     are no evidence beyond what the birth date and sex comparisons already count
-    (domain.md). A near-miss in the date part, with region and serial intact, is a typo.
+    (docs/domain.md). A near-miss in the date part, with region and serial intact, is a typo.
     """
     missing = _missing(f, "nik", left, right)
     a, b = f.nik_digits[left], f.nik_digits[right]

@@ -1,4 +1,4 @@
-"""Discrepancies between the registries that an auditor wants listed (domain.md).
+"""Discrepancies between the registries that an auditor wants listed (docs/domain.md).
 
 ``find_discrepancies`` takes the canonical records, the links (which resident each source row
 belongs to) and the residents, and returns one row per finding:

@@ -115,7 +115,7 @@ def _cannot_link(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
       set one person apart from a namesake in the same family (a father and the son named
       after him share a name, a family card and a desa).
     * One NIK on two rows whose names have nothing in common and who live in different
-      desa is one NIK used by two people (domain.md), reported as a NIK conflict. In one
+      desa is one NIK used by two people (docs/domain.md), reported as a NIK conflict. In one
       desa the same NIK with a garbled name (SITI / SIYI, YOSEF PRAYITNA / YOESF P) is
       one person written badly.
     """

@@ -28,7 +28,7 @@ SUFFIX_TITLES = frozenset(
     MKOM MAG SKEP SKM SPDI SHI SSI SSTP AMKEP AMDKEB AMKEB APT MKES SPOG SPA SPB SPPD
     MBA PHD BSC SPSIK SAP SHUT STP SPI""".split()
 )
-#: Spellings and abbreviations of Muhammad (domain.md), written without dots.
+#: Spellings and abbreviations of Muhammad (docs/domain.md), written without dots.
 MUHAMMAD_VARIANTS = frozenset(
     """MUHAMMAD MUHAMAD MOHAMMAD MOHAMAD MOCHAMMAD MOCHAMAD MOHAMMED MUHAMMED MOHAMED
     MUCHAMMAD MUCHAMAD M MOH MUH MHD MOCH MUCH MUHD MOHD""".split()

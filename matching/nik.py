@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: BPS placeholder NIKs (formats.md): refused, none and under 17, none and 17+, foreign citizen.
+#: BPS placeholder NIKs (docs/input-formats.md): refused, none and under 17, none and 17+,
+#: foreign citizen.
 PLACEHOLDER_NIKS = frozenset(
     {"9999999999999994", "9999999999999995", "9999999999999996", "9999999999999999"}
 )
@@ -122,7 +123,7 @@ def decode(nik: pd.Series | Decoded) -> Decoded:
 
 
 def structure_valid(nik: pd.Series | Decoded) -> np.ndarray:
-    """Whether each NIK follows the structure rules that need no reference table (domain.md):
+    """Whether each NIK follows the structure rules that need no reference table (docs/domain.md):
     16 digits, kab and kec parts not ``00``, a calendar day (+40 for women) of a month 01-12,
     serial not ``0000``. False where the NIK is null."""
     d = decode(nik)

@@ -1,6 +1,6 @@
 """From clusters of source rows to residents: IDs and the golden record.
 
-Survivorship follows the authorities in domain.md: identity (name, birth date, sex,
+Survivorship follows the authorities in docs/domain.md: identity (name, birth date, sex,
 registered address, NIK, alive) from the civil registry, then the voter list, then BPS;
 domicile from BPS. For each field the first non-null value in that order wins.
 

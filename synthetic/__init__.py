@@ -1,7 +1,7 @@
 """Synthetic agency extracts (Disdukcapil, KPU, BPS) with known ground truth.
 
 ``generate`` draws a population of families in a real kab/kota, writes the three extracts in
-the exact formats of ``formats.md`` with realistic disagreement between them, and writes
+the exact formats of ``docs/input-formats.md`` with realistic disagreement between them, and writes
 ``truth.csv`` (which person each row is) and ``planted.csv`` (every planted discrepancy).
 """
 

@@ -1,6 +1,6 @@
 """The KPU voter list (DPT): eligible residents by kelurahan and polling station (TPS).
 
-Eligibility (domain.md), judged on the registry as of the snapshot date: alive, 17 or older or
+Eligibility (docs/domain.md), judged on the registry as of the snapshot date: alive, 17 or older or
 ever married, not serving TNI/POLRI. Most eligible registered persons are listed; planted on top
 are the list's typical faults: the dead still listed, unmarried under-17s, TNI/POLRI members,
 voters unknown to the registry, the same voter twice in another TPS, mistyped or Excel-mangled

@@ -32,7 +32,7 @@ SAFRUDIN EFENDI SUHENDRA HERMAWAN""".split()
 COMMON_LAST_FEMALE = """SAPUTRI LESTARI WAHYUNI RAHMAWATI SARI PRATIWI AMALIA NURHALIZA RAMADHANI
 HANDAYANI NOVITASARI WULANDARI ANGGRAINI KHAIRUNNISA MAULIDA FEBRIANTI""".split()
 
-#: Registered spellings of Muhammad with their weights (domain.md).
+#: Registered spellings of Muhammad with their weights (docs/domain.md).
 MUHAMMAD_SPELLINGS = ("MUHAMMAD", "MUHAMAD", "MOHAMMAD", "MOHAMAD", "MOCHAMMAD", "MOCHAMAD")
 MUHAMMAD_WEIGHTS = (0.55, 0.2, 0.1, 0.07, 0.05, 0.03)
 #: Abbreviations found in older records and in KPU/BPS copies.

@@ -26,7 +26,7 @@ from synthetic.generator import generate
 from synthetic.writers import write_csv
 
 MOVED = "registered_elsewhere"
-#: Columns of a KPU row that say where the voter is listed (formats.md).
+#: Columns of a KPU row that say where the voter is listed (docs/input-formats.md).
 KPU_ADDRESS = ["KECAMATAN", "KELURAHAN", "TPS", "ALAMAT", "RT", "RW"]
 #: Columns of a BPS row that say where the person was enumerated.
 BPS_ADDRESS = ["R101", "R102", "R103", "R104", "R105", "R109", "R110"]
@@ -43,7 +43,7 @@ class ProvinceSummary:
 
 
 _NIK = {"kpu": "NIK", "bps": "R403"}
-#: BPS placeholder for "no NIK, 17 or older" (formats.md).
+#: BPS placeholder for "no NIK, 17 or older" (docs/input-formats.md).
 _NO_NIK = "9999999999999996"
 
 

@@ -1,4 +1,5 @@
-"""Every "seen in the wild" variant of formats.md is read or quarantined with a reason."""
+"""Every "seen in the wild" variant of docs/input-formats.md is read or quarantined with a
+reason."""
 
 from __future__ import annotations
 

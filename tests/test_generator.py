@@ -1,7 +1,7 @@
 """Invariants of the synthetic agency-extract generator (synthetic).
 
-Each test reads the files the generator wrote and checks them against formats.md and domain.md,
-or against the truth and planted files, so that a broken generator fails here.
+Each test reads the files the generator wrote and checks them against docs/input-formats.md and
+docs/domain.md, or against the truth and planted files, so that a broken generator fails here.
 """
 
 from __future__ import annotations

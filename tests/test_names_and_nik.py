@@ -1,4 +1,4 @@
-"""Name normalisation and NIK structure rules (domain.md)."""
+"""Name normalisation and NIK structure rules (docs/domain.md)."""
 
 from __future__ import annotations
 

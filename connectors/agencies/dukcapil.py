@@ -1,4 +1,4 @@
-"""Disdukcapil DKB extract: ``|``-delimited text with SIAK column names (formats.md)."""
+"""Disdukcapil DKB extract: ``|``-delimited text with SIAK column names (docs/input-formats.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Column mappings: which header in an agency's file holds which of the agency's fields.
 
 Each agency format has a default mapping (``mappings/<source>.yaml``) that names the fields
-of formats.md and the headers they appear under. A data engineer whose agency renamed a
-column overrides it with a small YAML file of the same shape, e.g.::
+of docs/input-formats.md and the headers they appear under. A data engineer whose agency
+renamed a column overrides it with a small YAML file of the same shape, e.g.::
 
     columns:
       NAMA_LGKP: [NAMA_LENGKAP, NAMA]

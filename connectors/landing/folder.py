@@ -1,6 +1,6 @@
 """The landing folder: which agency files are there, for which region and snapshot day.
 
-File names follow formats.md (case-insensitive)::
+File names follow docs/input-formats.md (case-insensitive)::
 
     dukcapil_<KAB>_<YYYYMMDD>.csv            Kemendagri kab/kota code
     kpu_dpt_<KAB>_<YYYYMMDD>.csv | .xlsx     Kemendagri kab/kota code
@@ -78,7 +78,8 @@ def identify(path: Path) -> ExtractFile | Ignored:
 
 
 def extract_name(source: Source, kab: Kabupaten, snapshot: date, suffix: str = "csv") -> str:
-    """The file name an extract of ``source`` for ``kab`` on ``snapshot`` has (formats.md)."""
+    """The file name an extract of ``source`` for ``kab`` on ``snapshot`` has
+    (docs/input-formats.md)."""
     stamp = snapshot.strftime("%Y%m%d")
     if source is Source.DUKCAPIL:
         return f"dukcapil_{kab.compact_code}_{stamp}.{suffix}"

@@ -2,8 +2,8 @@
 
 An agency that gives read access to a replica of its database (the civil registry's SIAK
 database on MariaDB/MySQL or PostgreSQL) is pulled into a file in the agency's own extract
-format (formats.md), so the file pipeline that follows (checksums, quarantine, snapshots) does
-not know the difference between a pulled file and a delivered one.
+format (docs/input-formats.md), so the file pipeline that follows (checksums, quarantine,
+snapshots) does not know the difference between a pulled file and a delivered one.
 
 How a pull reads:
 
@@ -19,7 +19,7 @@ How a pull reads:
 - The file is written to a temporary name in the target folder and moved into place at the
   end: a failed pull leaves no file, or the earlier file, under the real name.
 
-How values are written (the agency's conventions, formats.md): the header is the result's
+How values are written (the agency's conventions, docs/input-formats.md): the header is the result's
 column names exactly as the database reports them; text as stored; NULL as an empty field;
 dates in ``date_format`` (the registry writes ``DD-MM-YYYY``); date-times as that date, a
 space and ``HH:MM:SS`` (with microseconds only when there are some); integral numbers without
@@ -58,9 +58,9 @@ from connectors.warehouse.engine import engine_url
 
 log = logging.getLogger(__name__)
 
-#: The civil registry's date format (formats.md: TGL_LHR is ``DD-MM-YYYY``).
+#: The civil registry's date format (docs/input-formats.md: TGL_LHR is ``DD-MM-YYYY``).
 DKB_DATE = "%d-%m-%Y"
-#: Each agency's extract format (formats.md) as keyword arguments for ``pull``, e.g.
+#: Each agency's extract format (docs/input-formats.md) as keyword arguments for ``pull``, e.g.
 #: ``pull(url, table="biodata_wni", out=path, **FORMATS["dukcapil"])``. The DKB extract is
 #: read without csv quoting (``connectors.agencies.dukcapil``), so it is written without it too.
 FORMATS: dict[str, dict[str, Any]] = {
