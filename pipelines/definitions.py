@@ -15,12 +15,8 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.landing.deployment import Deployment, DeploymentError, load_deployment
-from pipelines.assets.cross_region import cross_region_links
-from pipelines.assets.file_checks import FILE_CHECKS
-from pipelines.assets.pulls import PULL_ASSETS
-from pipelines.assets.residents import linked_residents, published_tables
-from pipelines.assets.sources import SOURCE_ASSETS
-from pipelines.automation import (
+from pipelines.automation.failure_audit import run_failure_audit
+from pipelines.automation.schedules import (
     cross_region_job,
     daily_cross_region,
     daily_sync,
@@ -28,9 +24,15 @@ from pipelines.automation import (
     region_schedules,
     sync_job,
 )
-from pipelines.checks import row_accounting
+from pipelines.cross_region import cross_region_links
 from pipelines.executors import choose_executor
-from pipelines.quality import QUALITY_CHECKS
+from pipelines.ingest.file_checks import FILE_CHECKS
+from pipelines.ingest.files import FILE_ASSETS
+from pipelines.ingest.pulls import PULL_ASSETS
+from pipelines.link.checks import LINK_CHECKS
+from pipelines.link.residents import linked_residents
+from pipelines.publish.checks import row_accounting
+from pipelines.publish.tables import published_tables
 from pipelines.resources import (
     AuditSettings,
     LandingFolder,
@@ -41,7 +43,8 @@ from pipelines.resources import (
     pseudonym_key,
     warehouse_resource,
 )
-from pipelines.run_audit import run_failure_audit
+from pipelines.standardise.checks import RECORDS_CHECKS
+from pipelines.standardise.records import RECORDS_ASSETS
 
 
 def _deployment(path: str | None) -> Deployment | None:
@@ -102,8 +105,8 @@ def build_resources(
 
 #: The assets of one region's run (partitioned by region); the cross-region pass runs over
 #: all regions' published state after their runs.
-ALL_ASSETS = [*PULL_ASSETS, *SOURCE_ASSETS, linked_residents, published_tables]
-ALL_CHECKS = [*FILE_CHECKS, row_accounting, *QUALITY_CHECKS]
+ALL_ASSETS = [*PULL_ASSETS, *FILE_ASSETS, *RECORDS_ASSETS, linked_residents, published_tables]
+ALL_CHECKS = [*FILE_CHECKS, *RECORDS_CHECKS, *LINK_CHECKS, row_accounting]
 
 # With a deployment file (PADU_SOURCES), each region listed there gets its own schedule;
 # without one, one daily schedule syncs every region that has extracts in the landing folder.

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from pipelines.automation import daily_sync, landing_sensor
+from pipelines.automation.schedules import daily_sync, landing_sensor
 from pipelines.definitions import defs
 from pipelines.resources import LandingFolder
 from synthetic import generate

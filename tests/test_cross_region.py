@@ -182,7 +182,7 @@ def test_padu_run_links_moved_people_across_regions(published_province):
 
 def test_the_cross_region_pass_is_idempotent(published_province):
     from connectors.warehouse.engine import Warehouse
-    from pipelines.assets.cross_region import cross_region_pass
+    from pipelines.cross_region import cross_region_pass
 
     _, url, _ = published_province
     store = Warehouse(url)

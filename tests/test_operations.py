@@ -136,8 +136,8 @@ def test_unreadable_file_fails_without_retrying(first_snapshot, tmp_path):
 
 def test_failure_sensor_records_a_failed_scheduled_run(first_snapshot, tmp_path):
     """A run the daemon launched (here: as the schedule would) that fails is recorded."""
+    from pipelines.automation.failure_audit import run_failure_audit
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
-    from pipelines.run_audit import run_failure_audit
 
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     next(first_snapshot.glob("bps_*.csv")).write_bytes(b"")

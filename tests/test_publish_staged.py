@@ -22,6 +22,7 @@ from connectors.reference.regions import Kabupaten, kabupaten
 from connectors.schema import COLUMNS, Source, conform
 from connectors.warehouse import staging
 from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.staging import read_files as _files
 from connectors.warehouse.tables import (
     PUBLISHED,
     discrepancy,
@@ -34,7 +35,6 @@ from connectors.warehouse.tables import (
     source_change,
     source_record,
 )
-from pipelines.assets.residents import _files
 from pipelines.cli import run_pipeline
 from synthetic import generate
 

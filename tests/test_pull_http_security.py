@@ -170,7 +170,7 @@ def test_the_pull_asset_keeps_portal_credentials_from_other_hosts(
 ) -> None:
     from connectors.reference.regions import kabupaten
     from connectors.schema import Source
-    from pipelines.assets.pulls import _pull_http
+    from pipelines.ingest.pulls import _pull_http
 
     portal.routes["/api/3/action/package_show"] = package(elsewhere.url())
     elsewhere.routes["/data.csv"] = Reply()

@@ -73,3 +73,8 @@ def read_records(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
     """The standardised records of every source of the run, concatenated."""
     frames = [conform(store.read_table(records_table(s, kab))) for s in Source]
     return pd.concat(frames, ignore_index=True)
+
+
+def read_files(store: Warehouse, kab: Kabupaten) -> pd.DataFrame:
+    """The run's input file of each source (as staged by the raw assets)."""
+    return pd.concat([store.read_table(file_table(s, kab)) for s in Source], ignore_index=True)

@@ -111,7 +111,7 @@ def _run_cross_region(landing, warehouse, echo, settings) -> bool:  # type: igno
 
     from connectors.warehouse import summaries
     from connectors.warehouse.engine import Warehouse
-    from pipelines.automation import cross_region_job
+    from pipelines.automation.schedules import cross_region_job
     from pipelines.definitions import job
     from pipelines.resources import WarehouseResource
 
@@ -239,10 +239,10 @@ def _run_region(landing, warehouse, kab, echo, settings) -> bool:  # type: ignor
     from connectors.redaction import scrub
     from connectors.warehouse.engine import Warehouse
     from connectors.warehouse.region_lock import RegionBusyError, region_run
-    from pipelines.automation import sync_job
+    from pipelines.automation.failure_audit import record_failure
+    from pipelines.automation.schedules import sync_job
     from pipelines.definitions import job
     from pipelines.resources import WarehouseResource
-    from pipelines.run_audit import record_failure
 
     resources = _resources(landing, warehouse, settings)
     warehouse_resource = resources["warehouse"]

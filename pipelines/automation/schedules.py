@@ -15,7 +15,7 @@ from connectors.landing.deployment import Deployment
 from connectors.landing.folder import scan
 from pipelines.resources import LandingFolder
 
-#: The pass over all regions (pipelines/assets/cross_region.py), not partitioned.
+#: The pass over all regions (pipelines/cross_region.py), not partitioned.
 CROSS_REGION = dg.AssetSelection.assets("cross_region_link")
 
 sync_job = dg.define_asset_job(

@@ -1,0 +1,1 @@
+"""Publish: the region's tables replaced in one transaction, and the row-accounting check."""
