@@ -137,14 +137,10 @@ def run_suites(
     time take turns for the update.
     """
     import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
-    )
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
     )
 
     specs = list(specs)
@@ -192,54 +188,63 @@ def run_suites(
     results = []
     for spec in specs:
         started = time.perf_counter()
+        # Concurrent runs (regions side by side) share the suite store: a suite of the same
+        # name replaced by another process between adding it here and validating with it is
+        # refused by GX as stale. Each suite is added, run and rendered in one turn.
         with _docs_turn(docs):
-            # A suite of this name from an earlier call is replaced: its definition may differ.
-            suite = context.suites.add_or_update(gx.ExpectationSuite(name=spec.name))
-            for rule in spec.rules:
-                suite.add_expectation(_expectation(gx, rule))
-        batch = source.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("whole")
-        validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=spec.name, data=batch, suite=suite)
-        )
-        checkpoint = context.checkpoints.add(
-            gx.Checkpoint(
-                name=spec.name,
-                validation_definitions=[validation],
-                result_format=RESULT_FORMAT,
-            )
-        )
-        with _quiet():
-            run = checkpoint.run(
-                batch_parameters={"dataframe": spec.data},
-                run_id=RunIdentifier(run_name=run_name) if run_name else None,
-            )
-        ((result_id, validation_result),) = run.run_results.items()
-        page = None
-        if docs is not None:
-            # The validation's page and its suite's, as GX's UpdateDataDocsAction builds them.
-            rebuilt: list[Any] = [result_id, ExpectationSuiteIdentifier(name=spec.name)]
-            with _quiet(), _docs_turn(docs):
-                context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=rebuilt)
-                (site,) = context.get_docs_sites_urls(
-                    resource_identifier=result_id, site_names=[DOCS_SITE]
-                )
-                page = _path_of(site["site_url"])
-                # Offline, the pages load their styles and scripts from files in the site.
-                suite_page = docs.joinpath("expectations", *spec.name.split(".")).with_suffix(
-                    ".html"
-                )
-                localise_site(docs, [page, suite_page])
+            result_id, validation_result, page = _validate(context, source, spec, run_name, docs)
         outcomes = _outcomes(spec.rules, validation_result.results)
         results.append(_suite_result(spec, outcomes, time.perf_counter() - started, docs, page))
     return results
 
 
+def _validate(context: Any, source: Any, spec: SuiteSpec, run_name: str | None, docs: Path | None):  # type: ignore[no-untyped-def]
+    """Add ``spec``'s suite to ``context``, validate its frame, and render its Data Docs
+    pages; returns the validation's identifier and result, and its page (or None)."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    # A suite of this name from an earlier call is replaced: its definition may differ.
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=spec.name))
+    for rule in spec.rules:
+        suite.add_expectation(_expectation(gx, rule))
+    batch = source.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("whole")
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=spec.name, data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=spec.name, validation_definitions=[validation], result_format=RESULT_FORMAT
+        )
+    )
+    with _quiet():
+        run = checkpoint.run(
+            batch_parameters={"dataframe": spec.data},
+            run_id=RunIdentifier(run_name=run_name) if run_name else None,
+        )
+    ((result_id, validation_result),) = run.run_results.items()
+    if docs is None:
+        return result_id, validation_result, None
+    # The validation's page and its suite's, as GX's UpdateDataDocsAction builds them.
+    rebuilt: list[Any] = [result_id, ExpectationSuiteIdentifier(name=spec.name)]
+    with _quiet():
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=rebuilt)
+        (site,) = context.get_docs_sites_urls(resource_identifier=result_id, site_names=[DOCS_SITE])
+    page = _path_of(site["site_url"])
+    # Offline, the pages load their styles and scripts from files in the site.
+    suite_page = docs.joinpath("expectations", *spec.name.split(".")).with_suffix(".html")
+    localise_site(docs, [page, suite_page])
+    return result_id, validation_result, page
+
+
 @contextmanager
 def _docs_turn(docs: Path | None) -> Iterator[None]:
-    """Hold the Data Docs folder while a suite is stored or the pages and index are built,
-    so that no process reads a suite another one is rewriting (suites of one name are
-    shared by all regions). Validation results are written outside it, each to a path of its
-    own; the index skips one it cannot read yet."""
+    """Hold the Data Docs folder while a suite is stored, validated and its pages and index
+    are built, so that no process validates with or reads a suite another one is rewriting
+    (suites of one name are shared by all regions)."""
     if docs is None:
         yield
         return
