@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -32,6 +33,52 @@ class Comparison:
     #: Features field whose exact agreement is the top level; its u is then computed from
     #: value frequencies (the chance two random records share a value) instead of sampled.
     exact_on: str | None = None
+
+
+class NameLevel(IntEnum):
+    ELSE = 0
+    ONE_WORD = 1  # one word in common, or nearly
+    SIMILAR_70 = 2
+    SIMILAR_84_OR_SOUND = 3  # similarity >= 84, or the same phonetic key
+    SIMILAR_92 = 4
+    EXACT = 5
+
+
+class BirthLevel(IntEnum):
+    ELSE = 0
+    WITHIN_WEEK = 1  # within 7 days; or, with only an age on one side, the year within one
+    DIGIT_ERROR = 2  # one digit wrong or two neighbouring digits swapped
+    YEAR_OFF = 3  # the year off by one, day and month the same
+    DAY_MONTH_SWAPPED = 4
+    EXACT = 5
+
+
+class SexLevel(IntEnum):
+    DIFFER = 0
+    SAME = 1
+
+
+class NikLevel(IntEnum):
+    ELSE = 0
+    DATE_TYPO = 1  # one wrong digit or a transposition in the birth-date part only
+    EXACT = 2
+
+
+class NikFitLevel(IntEnum):
+    CONTRADICTS = 0  # the birth date and sex one record's NIK encodes do not fit the other
+    FITS = 1
+
+
+class FamilyLevel(IntEnum):
+    DIFFER = 0
+    SAME_MOTHER = 1
+    SAME_CARD = 2
+
+
+class PlaceLevel(IntEnum):
+    OTHER_KECAMATAN = 0
+    SAME_KECAMATAN = 1
+    SAME_DESA = 2
 
 
 def _missing(f: Features, name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -113,7 +160,7 @@ def _same(f: Features, name: str, left: np.ndarray, right: np.ndarray) -> np.nda
 def _name(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     codes = f.codes("name_sorted")
     a, b = codes[left], codes[right]
-    level = np.where((a < 0) | (b < 0), NULL, 5)
+    level = np.where((a < 0) | (b < 0), NULL, NameLevel.EXACT)
     inexact = np.flatnonzero((a != b) & (a >= 0) & (b >= 0))
     level[inexact] = _by_name_pair(f, left[inexact], right[inexact], _name_levels)
     return level
@@ -126,20 +173,19 @@ def _name_levels(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray
     inexact = np.flatnonzero(~exact)
     score[inexact] = name_similarity(f, left[inexact], right[inexact])
     level = np.select(
-        [exact, score >= 92, (score >= 84) | phonetic, score >= 70], [5, 4, 3, 2], default=0
-    )
+        [exact, score >= 92, (score >= 84) | phonetic, score >= 70],
+        [NameLevel.EXACT, NameLevel.SIMILAR_92, NameLevel.SIMILAR_84_OR_SOUND,
+         NameLevel.SIMILAR_70],
+        default=NameLevel.ELSE,
+    )  # fmt: skip
     # One word in common, or nearly (dropped or replaced names, a misspelt word): weak
     # evidence in general, and its weight follows how rare the shared word is.
-    rest = np.flatnonzero(level == 0)
+    rest = np.flatnonzero(level == NameLevel.ELSE)
     partial = np.zeros(len(rest), dtype=bool)
     for agree, _ in _word_pairs(f, left[rest], right[rest]):
         partial |= agree
-    level[rest[partial]] = 1
+    level[rest[partial]] = NameLevel.ONE_WORD
     return np.where(_missing(f, "name_sorted", left, right), NULL, level)
-
-
-#: The top birth-date level: the same date.
-BIRTH_EXACT = 5
 
 
 def _date_digits(f: Features) -> np.ndarray:
@@ -170,13 +216,18 @@ def _birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     year_off = (np.abs(ya - yb) == 1) & (ma == mb) & (da == db)
     days = np.abs((a - b).astype("timedelta64[D]").astype(np.int64))
     close = days <= 7
-    level = np.select([exact, swapped, year_off, close], [BIRTH_EXACT, 4, 3, 1], default=0)
+    level = np.select(
+        [exact, swapped, year_off, close],
+        [BirthLevel.EXACT, BirthLevel.DAY_MONTH_SWAPPED, BirthLevel.YEAR_OFF,
+         BirthLevel.WITHIN_WEEK],
+        default=BirthLevel.ELSE,
+    )  # fmt: skip
     # Keying errors, among dates not already placed higher.
-    rest = np.flatnonzero((level <= 1) & ~missing)
-    level[rest[_one_digit_or_transposed(f, left[rest], right[rest])]] = 2
+    rest = np.flatnonzero((level <= BirthLevel.WITHIN_WEEK) & ~missing)
+    level[rest[_one_digit_or_transposed(f, left[rest], right[rest])]] = BirthLevel.DIGIT_ERROR
     # Only a reported age on one side: compare birth years.
     age_only = missing & ~(np.isnan(ya) | np.isnan(yb))
-    by_year = np.where(np.abs(ya - yb) <= 1, 1, 0)
+    by_year = np.where(np.abs(ya - yb) <= 1, BirthLevel.WITHIN_WEEK, BirthLevel.ELSE)
     level = np.where(missing, np.where(age_only, by_year, NULL), level)
     return level
 
@@ -202,7 +253,11 @@ def _nik(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     adjacent = differ[:, :-1] & differ[:, 1:]
     swapped = (a[:, :-1] == b[:, 1:]) & (a[:, 1:] == b[:, :-1])
     transposed = (count == 2) & (adjacent & swapped).any(axis=1)
-    level = np.select([count == 0, (transposed | (count == 1)) & in_date_only], [2, 1], 0)
+    level = np.select(
+        [count == 0, (transposed | (count == 1)) & in_date_only],
+        [NikLevel.EXACT, NikLevel.DATE_TYPO],
+        NikLevel.ELSE,
+    )
     return np.where(missing, NULL, level)
 
 
@@ -241,14 +296,22 @@ def _family(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     if len(both):
         a, b = _strings(f, "mother", left[both]), _strings(f, "mother", right[both])
         same_mother[both] = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=-1) >= 85
-    level = np.select([same_card, same_mother], [2, 1], default=0)
+    level = np.select(
+        [same_card, same_mother],
+        [FamilyLevel.SAME_CARD, FamilyLevel.SAME_MOTHER],
+        default=FamilyLevel.DIFFER,
+    )
     return np.where(card_known | mother_known, level, NULL)
 
 
 def _place(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     desa = _same(f, "desa", left, right)
     kec = _same(f, "kec", left, right)
-    level = np.select([desa, kec], [2, 1], default=0)
+    level = np.select(
+        [desa, kec],
+        [PlaceLevel.SAME_DESA, PlaceLevel.SAME_KECAMATAN],
+        default=PlaceLevel.OTHER_KECAMATAN,
+    )
     return np.where(_missing(f, "kec", left, right), NULL, level)
 
 
@@ -257,9 +320,9 @@ COMPARISONS: tuple[Comparison, ...] = (
         "name",
         ("else", "one word", ">=70", ">=84 or sound", ">=92", "exact"),
         _name,
-        tf_level=5,
-        word_tf_level=1,
-        fuzzy_tf_levels=(3, 4),
+        tf_level=NameLevel.EXACT,
+        word_tf_level=NameLevel.ONE_WORD,
+        fuzzy_tf_levels=(NameLevel.SIMILAR_84_OR_SOUND, NameLevel.SIMILAR_92),
         exact_on="name_sorted",
     ),
     Comparison(
@@ -288,6 +351,14 @@ COMPARISONS: tuple[Comparison, ...] = (
         "place", ("other kecamatan", "same kecamatan", "same desa"), _place, exact_on="desa"
     ),  # fmt: skip
 )
+
+
+#: Each comparison's levels by name; its labels are in the same order.
+LEVELS: dict[str, type[IntEnum]] = {
+    "name": NameLevel, "birth_date": BirthLevel, "sex": SexLevel, "nik": NikLevel,
+    "nik_vs_record": NikFitLevel, "family": FamilyLevel, "place": PlaceLevel,
+}  # fmt: skip
+assert all(len(LEVELS[c.name]) == len(c.levels) for c in COMPARISONS)
 
 
 def compare(f: Features, left: np.ndarray, right: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.comparisons import BIRTH_EXACT, compare
+from matching.comparisons import BirthLevel, NameLevel, SexLevel, compare
 from matching.features import build_features
 from matching.fellegi_sunter import FIELD_INDEX
 from matching.names import fold_spelling
@@ -169,9 +169,16 @@ def link_across_regions(
     unique_name = pd.Series(key).map(per_name).fillna(0).to_numpy() == 1
     method = np.select(
         [
-            same_nik & (name >= 1),
-            near & (name >= 4) & (birth == BIRTH_EXACT) & (sex == 1),
-            ~known & (name == 5) & (birth == BIRTH_EXACT) & (sex == 1) & unique_name,
+            same_nik & (name >= NameLevel.ONE_WORD),
+            near
+            & (name >= NameLevel.SIMILAR_92)
+            & (birth == BirthLevel.EXACT)
+            & (sex == SexLevel.SAME),
+            ~known
+            & (name == NameLevel.EXACT)
+            & (birth == BirthLevel.EXACT)
+            & (sex == SexLevel.SAME)
+            & unique_name,
         ],
         [0, 1, 2],
         default=-1,

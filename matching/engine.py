@@ -13,9 +13,14 @@ import pandas as pd
 from matching.blocking import DEFAULT_MAX_BLOCK, RULES, RuleReport, candidate_pairs
 from matching.clustering import among, best_links, constrained_components, pair_keys
 from matching.comparisons import (
-    BIRTH_EXACT,
     COMPARISONS,
     NULL,
+    BirthLevel,
+    FamilyLevel,
+    NameLevel,
+    NikLevel,
+    PlaceLevel,
+    SexLevel,
     compare,
     shared_word_frequency,
 )
@@ -124,11 +129,11 @@ def _cannot_link(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
     birth = pairs.levels[:, FIELD_INDEX["birth_date"]]
     place = pairs.levels[:, FIELD_INDEX["place"]]
     same_source = source[pairs.left] == source[pairs.right]
-    different_niks = (nik != NULL) & (nik < 2)
+    different_niks = (nik != NULL) & (nik < NikLevel.EXACT)
     return (
-        (same_source & different_niks & (name < 4))
-        | ((nik == 0) & (birth == 0))
-        | ((nik == 2) & (name == 0) & (place < 2))
+        (same_source & different_niks & (name < NameLevel.SIMILAR_92))
+        | ((nik == NikLevel.ELSE) & (birth == BirthLevel.ELSE))
+        | ((nik == NikLevel.EXACT) & (name == NameLevel.ELSE) & (place < PlaceLevel.SAME_DESA))
     )
 
 
@@ -151,9 +156,12 @@ def _double_registration(source: np.ndarray, pairs: ScoredPairs) -> np.ndarray:
     family = levels[:, FIELD_INDEX["family"]]
     return (
         both
-        & (levels[:, FIELD_INDEX["birth_date"]] == BIRTH_EXACT)
-        & (levels[:, FIELD_INDEX["sex"]] == 1)
-        & (((name >= 4) & (family >= 1)) | ((name >= 2) & (family == 1)))
+        & (levels[:, FIELD_INDEX["birth_date"]] == BirthLevel.EXACT)
+        & (levels[:, FIELD_INDEX["sex"]] == SexLevel.SAME)
+        & (
+            ((name >= NameLevel.SIMILAR_92) & (family >= FamilyLevel.SAME_MOTHER))
+            | ((name >= NameLevel.SIMILAR_70) & (family == FamilyLevel.SAME_MOTHER))
+        )
     )
 
 
@@ -256,7 +264,7 @@ def _score(
     """Fellegi-Sunter scores of the pairs, with the name's and the shared word's rarity."""
     # The shared word's frequency matters only at the "one word" name level.
     words = np.ones(len(left))
-    one_word = np.flatnonzero(levels[:, FIELD_INDEX["name"]] == 1)
+    one_word = np.flatnonzero(levels[:, FIELD_INDEX["name"]] == NameLevel.ONE_WORD)
     words[one_word] = shared_word_frequency(features, left[one_word], right[one_word])
     chance = np.maximum(features.name_chance[left], features.name_chance[right])
     return score(model, levels, chance, words)
@@ -367,7 +375,7 @@ class FellegiSunterLinker:
         )
         anchors = (
             ((candidates.rules & _RULE_BIT["rare_name_sound"]) > 0)
-            & (levels[:, FIELD_INDEX["name"]] == len(COMPARISONS[FIELD_INDEX["name"]].levels) - 1)
+            & (levels[:, FIELD_INDEX["name"]] == NameLevel.EXACT)
             & (frequency * features.n <= 4),
             {"name"},
         )
@@ -438,7 +446,7 @@ class FellegiSunterLinker:
         left, right = pairs.left[accepted], pairs.right[accepted]
         weight = pairs.weight[accepted]
         keep = best_links(left, right, weight, source)
-        nik_exact = pairs.levels[accepted][keep][:, FIELD_INDEX["nik"]] == 2
+        nik_exact = pairs.levels[accepted][keep][:, FIELD_INDEX["nik"]] == NikLevel.EXACT
         double = by_rule[accepted][keep]
         probability = pairs.probability[accepted][keep]
         forced = len(forced_left)

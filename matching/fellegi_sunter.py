@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.comparisons import COMPARISONS, NULL, compare
+from matching.comparisons import COMPARISONS, NULL, BirthLevel, NameLevel, NikLevel, compare
 from matching.features import Features
 
 FIELD_INDEX = {c.name: i for i, c in enumerate(COMPARISONS)}
@@ -188,9 +188,12 @@ def estimate_prior(levels: np.ndarray, n: int, recall: float = 0.9) -> float:
     nik = levels[:, FIELD_INDEX["nik"]]
     name = levels[:, FIELD_INDEX["name"]]
     birth = levels[:, FIELD_INDEX["birth_date"]]
-    top_name = len(COMPARISONS[FIELD_INDEX["name"]].levels) - 1
-    top_birth = len(COMPARISONS[FIELD_INDEX["birth_date"]].levels) - 1
-    sure = int((((nik == 2) & (name >= 3)) | ((name == top_name) & (birth == top_birth))).sum())
+    sure = int(
+        (
+            ((nik == NikLevel.EXACT) & (name >= NameLevel.SIMILAR_84_OR_SOUND))
+            | ((name == NameLevel.EXACT) & (birth == BirthLevel.EXACT))
+        ).sum()
+    )
     total = n * (n - 1) / 2
     return float(np.clip(sure / recall / total, 1e-12, 0.5)) if total else 0.5
 

@@ -19,9 +19,6 @@ from matching.linkage import default_linker
 from matching.resident import build_residents, record_identity, record_keys
 from matching.results import Linker, LinkResult
 
-#: Columns of the history events a run records (``resident_history`` without run columns).
-HISTORY_COLUMNS = ("resident_id", "event", "related_id", "details")
-
 
 @dataclass(frozen=True)
 class PreviousState:

@@ -7,7 +7,7 @@ import numpy as np
 from test_engine import BASE, FIELD, records
 
 from matching.blocking import candidate_pairs
-from matching.comparisons import COMPARISONS, compare, shared_word_frequency
+from matching.comparisons import COMPARISONS, NameLevel, compare, shared_word_frequency
 from matching.competition import competing_probability
 from matching.features import build_features
 from matching.fellegi_sunter import Model, score
@@ -59,7 +59,7 @@ def test_sharing_a_rare_word_weighs_more_than_sharing_a_common_one():
     features = build_features(records(rows))
     left, right = np.array([0, 2]), np.array([1, 3])
     levels = compare(features, left, right)
-    assert (levels[:, FIELD["name"]] == 1).all()  # one word in common, both pairs
+    assert (levels[:, FIELD["name"]] == NameLevel.ONE_WORD).all()  # both pairs
     words = shared_word_frequency(features, left, right)
     assert words[0] > words[1]  # SITI is held by ten records, WIRYO by two
     model = Model(

@@ -10,7 +10,7 @@ from connectors.agencies import standardise_folder
 from connectors.schema import conform
 from matching.blocking import candidate_pairs
 from matching.clustering import best_links
-from matching.comparisons import COMPARISONS, NULL, compare
+from matching.comparisons import COMPARISONS, NULL, NameLevel, compare
 from matching.engine import FellegiSunterLinker
 from matching.evaluation import accuracy
 from matching.features import build_features
@@ -235,7 +235,7 @@ def test_every_score_is_explained_by_its_fields(linked):
     table = pairs.frame(pairs.probability > 0.5)
     assert {f"w_{c.name}" for c in COMPARISONS} <= set(table.columns)
     # Name frequency matters: at the exact-name level, common names weigh less.
-    exact = pairs.levels[:, FIELD["name"]] == 5
+    exact = pairs.levels[:, FIELD["name"]] == NameLevel.EXACT
     weights = pairs.contributions[exact, FIELD["name"]]
     assert weights.max() - weights.min() > 3
 
