@@ -9,6 +9,7 @@ is always filled and true.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -51,6 +52,32 @@ def _wrong_dates(rng: np.random.Generator, birth: np.ndarray) -> np.ndarray:
     return np.array(out, dtype="datetime64[D]")
 
 
+@dataclass(frozen=True)
+class _Visits:
+    """Per family: where the enumerator found it (desa, RT, RW), whether at all, and whether it
+    refused to show its cards."""
+
+    desa: np.ndarray
+    rt: np.ndarray
+    rw: np.ndarray
+    found: np.ndarray
+    refused: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Numbering:
+    """The enumerated persons (pids) in roster order, with the roster's numbers."""
+
+    rows: np.ndarray
+    family: np.ndarray
+    desa: np.ndarray
+    sls: np.ndarray  # R105, an RT of the desa
+    building: np.ndarray  # R109, within the SLS
+    family_in_building: np.ndarray  # R110
+    member_no: np.ndarray  # R401, within the family
+    new_family: np.ndarray  # first row of a family
+
+
 def build(
     rng: np.random.Generator,
     region: places.Region,
@@ -60,59 +87,20 @@ def build(
 ) -> Extract:
     """The roster with its lineage and planted problems."""
     persons = population.persons
-    families = population.families
-    n_fam = len(families)
-    n = len(persons)
-
-    # Where each family lives and whether it was found.
-    home = families["desa"].to_numpy()
-    lives = home.copy()
-    fam_registered = families["registered"].to_numpy()
-    away = np.flatnonzero(fam_registered & (rng.random(n_fam) < rates.family_lives_elsewhere))
-    lives[away] = places.other_desa(region, rng, home[away], rates.elsewhere_other_kec)
-    rt, rw = families["rt"].to_numpy().copy(), families["rw"].to_numpy().copy()
-    rt[away], rw[away] = places.rt_rw(region, rng, lives[away])
-    found = rng.random(n_fam) >= rates.family_not_enumerated
-    refused = rng.random(n_fam) < rates.nik_refused_family
-
-    fam = persons["family"].to_numpy()
-    rel = persons["rel"].to_numpy()
-    member = persons["alive"].to_numpy() & found[fam]
-    member &= (rel == 1) | (rng.random(n) >= rates.person_not_enumerated)
-    rows = np.flatnonzero(member)
+    home = population.families["desa"].to_numpy()
+    visits = _visit_families(rng, region, population.families, rates)
+    enumerated = _enumerated(rng, persons, visits.found, rates)
+    roster = _number_roster(rng, persons, enumerated, visits)
+    rows, f, desa = roster.rows, roster.family, roster.desa
     p = persons.iloc[rows]
-    f = fam[rows]
-    desa = lives[f]
-
-    # SLS = an RT of the desa; buildings and families numbered within it.
-    sls_key = desa.astype(np.int64) * 1_000_000 + rw[f] * 1000 + rt[f]
-    fam_order = rng.permutation(n_fam)  # visiting order of families
-    order = np.lexsort((p["slot"].to_numpy(), f, fam_order[f], sls_key))
-    rows, f, desa, sls_key = rows[order], f[order], desa[order], sls_key[order]
-    p = persons.iloc[rows]
-    sls = _rank_within(desa, sls_key)
-    new_family = np.r_[True, f[1:] != f[:-1]]
-    new_sls = np.r_[True, sls_key[1:] != sls_key[:-1]]
-    shares = rng.random(n_fam) < 0.08  # family shares the building of the previous one
-    new_building = new_family & (new_sls | ~shares[f])
-    building = _count_within(new_sls, new_building)
-    family_in_building = _count_within(new_building, new_family)
-    member_no = _count_within(new_family, np.ones(len(rows), dtype=bool))
 
     # When the head has died, the first member enumerated (usually the spouse) heads the family.
     relation = RELATION[p["rel"].to_numpy()]
-    relation[new_family & (relation != 1)] = 1
+    relation[roster.new_family & (relation != 1)] = 1
     age = p["age"].to_numpy()
     registered = p["registered"].to_numpy()
     u = rng.random((len(rows), 5))
-    no_card = np.where(registered, u[:, 0] < rates.nik_not_shown,
-                       u[:, 0] < rates.nik_unknown_unregistered)  # fmt: skip
-    nik = identity.nik[rows].copy()
-    nik = np.where(no_card, np.where(age < 17, PLACEHOLDER_CHILD, PLACEHOLDER_ADULT), nik)
-    nik = np.where(refused[f], PLACEHOLDER_REFUSED, nik)
-    foreign = ~registered & (u[:, 1] < rates.nik_foreign)  # e.g. a foreign spouse
-    nik = np.where(foreign, PLACEHOLDER_FOREIGN, nik).astype(object)
-
+    nik = _reported_niks(identity.nik[rows], registered, age, visits.refused[f], u, rates)
     birth = p["birth"].to_numpy().astype("datetime64[D]")
     missing = u[:, 2] < rates.birthdate_missing * np.where(age >= 60, 1.8, 0.9)
     off = ~missing & (u[:, 3] < rates.birthdate_off)
@@ -121,11 +109,6 @@ def build(
     r406 = format_dates(written, "dmy", "/")
     r406[missing] = ""
 
-    bps_code = region.desa["desa_bps_code"].str
-    parts = {
-        k: bps_code.slice(a, b).to_numpy(dtype=object)[desa]
-        for k, a, b in (("R101", 0, 2), ("R102", 2, 4), ("R103", 4, 7), ("R104", 7, 10))
-    }
     names = variation.vary_names(
         rng, p["name"].to_numpy(), p["name_bare"].to_numpy(), p["sex"].to_numpy(),
         variation.BPS_NOISE,
@@ -133,11 +116,11 @@ def build(
     work = pd.DataFrame(
         {
             "pid": rows,
-            **parts,
-            "R105": pad4(sls),
-            "R109": as_text(building),
-            "R110": as_text(family_in_building),
-            "R401": as_text(member_no),
+            **_area_codes(region, desa),
+            "R105": pad4(roster.sls),
+            "R109": as_text(roster.building),
+            "R110": as_text(roster.family_in_building),
+            "R401": as_text(roster.member_no),
             "R402": names,
             "R403": nik,
             "R404": as_text(relation),
@@ -158,6 +141,91 @@ def build(
     work["_code"] = bps_order[desa]
     work = work.sort_values("_code", kind="stable").reset_index(drop=True)
     return finish(file_name(region, population.snapshot), work, COLUMNS)
+
+
+def _visit_families(
+    rng: np.random.Generator, region: places.Region, families: pd.DataFrame, rates: Rates
+) -> _Visits:
+    """Where each family lives (some registered families elsewhere than their card says) and
+    whether it was found and showed its cards."""
+    n_fam = len(families)
+    home = families["desa"].to_numpy()
+    lives = home.copy()
+    fam_registered = families["registered"].to_numpy()
+    away = np.flatnonzero(fam_registered & (rng.random(n_fam) < rates.family_lives_elsewhere))
+    lives[away] = places.other_desa(region, rng, home[away], rates.elsewhere_other_kec)
+    rt, rw = families["rt"].to_numpy().copy(), families["rw"].to_numpy().copy()
+    rt[away], rw[away] = places.rt_rw(region, rng, lives[away])
+    found = rng.random(n_fam) >= rates.family_not_enumerated
+    refused = rng.random(n_fam) < rates.nik_refused_family
+    return _Visits(desa=lives, rt=rt, rw=rw, found=found, refused=refused)
+
+
+def _enumerated(
+    rng: np.random.Generator, persons: pd.DataFrame, found: np.ndarray, rates: Rates
+) -> np.ndarray:
+    """Pids of the living members of found families; a few members other than the head are
+    missed."""
+    rel = persons["rel"].to_numpy()
+    member = persons["alive"].to_numpy() & found[persons["family"].to_numpy()]
+    member &= (rel == 1) | (rng.random(len(persons)) >= rates.person_not_enumerated)
+    return np.flatnonzero(member)
+
+
+def _number_roster(
+    rng: np.random.Generator, persons: pd.DataFrame, rows: np.ndarray, visits: _Visits
+) -> _Numbering:
+    """SLS = an RT of the desa; buildings and families numbered within it, in the order the
+    enumerator visited them."""
+    n_fam = len(visits.found)
+    p = persons.iloc[rows]
+    f = persons["family"].to_numpy()[rows]
+    desa = visits.desa[f]
+    sls_key = desa.astype(np.int64) * 1_000_000 + visits.rw[f] * 1000 + visits.rt[f]
+    fam_order = rng.permutation(n_fam)  # visiting order of families
+    order = np.lexsort((p["slot"].to_numpy(), f, fam_order[f], sls_key))
+    rows, f, desa, sls_key = rows[order], f[order], desa[order], sls_key[order]
+    sls = _rank_within(desa, sls_key)
+    new_family = np.r_[True, f[1:] != f[:-1]]
+    new_sls = np.r_[True, sls_key[1:] != sls_key[:-1]]
+    shares = rng.random(n_fam) < 0.08  # family shares the building of the previous one
+    new_building = new_family & (new_sls | ~shares[f])
+    return _Numbering(
+        rows=rows,
+        family=f,
+        desa=desa,
+        sls=sls,
+        building=_count_within(new_sls, new_building),
+        family_in_building=_count_within(new_building, new_family),
+        member_no=_count_within(new_family, np.ones(len(rows), dtype=bool)),
+        new_family=new_family,
+    )
+
+
+def _reported_niks(
+    nik: np.ndarray,
+    registered: np.ndarray,
+    age: np.ndarray,
+    refused: np.ndarray,
+    u: np.ndarray,
+    rates: Rates,
+) -> np.ndarray:
+    """R403: the NIK when a card was shown, else the placeholder that says why not."""
+    no_card = np.where(registered, u[:, 0] < rates.nik_not_shown,
+                       u[:, 0] < rates.nik_unknown_unregistered)  # fmt: skip
+    nik = np.where(no_card, np.where(age < 17, PLACEHOLDER_CHILD, PLACEHOLDER_ADULT), nik)
+    nik = np.where(refused, PLACEHOLDER_REFUSED, nik)
+    foreign = ~registered & (u[:, 1] < rates.nik_foreign)  # e.g. a foreign spouse
+    return np.where(foreign, PLACEHOLDER_FOREIGN, nik).astype(object)
+
+
+def _area_codes(region: places.Region, desa: np.ndarray) -> dict[str, np.ndarray]:
+    """R101-R104 (province, kab/kota, kecamatan, desa) from the desa's BPS code."""
+    bps_code = region.desa["desa_bps_code"].str
+    return {
+        k: bps_code.slice(a, b).to_numpy(dtype=object)[desa]
+        for k, a, b in (("R101", 0, 2), ("R102", 2, 4), ("R103", 4, 7), ("R104", 7, 10))
+    }
 
 
 def _count_within(group_start: np.ndarray, counted: np.ndarray) -> np.ndarray:

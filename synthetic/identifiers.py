@@ -130,7 +130,6 @@ def assign_identifiers(
     """
     persons = population.persons.copy()
     families = population.families
-    snap = np.datetime64(population.snapshot, "D")
     n = len(persons)
 
     a, b = _conflict_pairs(rng, persons, rates.nik_conflict)
@@ -141,21 +140,12 @@ def assign_identifiers(
     persons["birth"] = birth
     persons["age"] = completed_years(birth, population.snapshot)
 
-    registered = persons["registered"].to_numpy()
     taken = np.zeros(n, dtype=bool)
     taken[a] = taken[b] = True
-    mismatch = _pick(rng, np.flatnonzero(registered & ~taken), rates.nik_birthdate_mismatch)
-    nik_date = birth.copy()
-    nik_date[mismatch] = _shifted_dates(rng, birth[mismatch])
+    mismatch, nik_date = _mismatched_nik_dates(rng, persons, birth, taken, rates)
     taken[mismatch] = True
-
-    adult_alive = registered & persons["alive"].to_numpy() & (persons["age"].to_numpy() >= 17)
-    double_pids = _pick(rng, np.flatnonzero(adult_alive & ~taken), rates.double_registration)
-    fam_of = persons["family"].to_numpy()
-    home = families["desa"].to_numpy()[fam_of[double_pids]]
-    new_desa = places.other_desa(region, rng, home, other_kec_share=0.6)
-    kec6 = region.kec["kec6"].to_numpy()
-    new_region = kec6[region.desa["kec_idx"].to_numpy()[new_desa]]
+    double_pids, new_desa, new_region = _second_registrations(rng, region, persons, families,
+                                                              taken, rates)  # fmt: skip
 
     sex = persons["sex"].to_numpy()
     all_regions = np.concatenate([region6, new_region])
@@ -163,23 +153,13 @@ def assign_identifiers(
     all_sex = np.concatenate([sex, sex[double_pids]])
     numbers = nik_numbers(all_regions, all_dates, all_sex, rng)
     numbers[b] = numbers[a]
-    nik = _digits(numbers[:n])
 
-    # Family cards: issued in the family's kecamatan (unregistered families: where they came
-    # from) after the head came of age and after the family moved.
-    fam_kec = kec6[region.desa["kec_idx"].to_numpy()[families["desa"].to_numpy()]]
-    kk_region = np.where(families["registered"].to_numpy(), fam_kec, families["old_kec6"])
-    head_birth = birth[np.flatnonzero(persons["rel"].to_numpy() == 1)]
-    earliest = np.maximum(head_birth + np.timedelta64(17 * 365, "D"), snap - 20 * 365)
-    moved = families["origin"].to_numpy() > 0
-    earliest = np.where(moved, np.maximum(earliest, families["move_date"].to_numpy()), earliest)
-    span = np.maximum((snap - 1 - earliest).astype(int), 1)
-    issued = (earliest + (rng.random(len(families)) * span).astype(int)).astype("datetime64[D]")
+    kk_region, issued = _family_cards(rng, region, population, birth)
+    snap = np.datetime64(population.snapshot, "D")
     double_issued = snap - rng.integers(30, 5 * 365, len(double_pids))
     kk_all = kk_numbers(
         np.concatenate([kk_region, new_region]), np.concatenate([issued, double_issued]), rng
     )
-    kk = _digits(kk_all[: len(families)])
 
     rt, rw = places.rt_rw(region, rng, new_desa)
     doubles = pd.DataFrame(
@@ -201,12 +181,68 @@ def assign_identifiers(
         }
     )
     identity = Identity(
-        nik=nik,
+        nik=_digits(numbers[:n]),
         nik_date=nik_date,
-        kk=kk,
+        kk=_digits(kk_all[: len(families)]),
         doubles=doubles,
         mismatch=mismatch,
         conflict=b,
         conflict_with=a,
     )
     return replace(population, persons=persons), identity
+
+
+def _mismatched_nik_dates(
+    rng: np.random.Generator,
+    persons: pd.DataFrame,
+    birth: np.ndarray,
+    taken: np.ndarray,
+    rates: Rates,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pids whose NIK keeps a date other than their birth date, and every NIK's date."""
+    registered = persons["registered"].to_numpy()
+    mismatch = _pick(rng, np.flatnonzero(registered & ~taken), rates.nik_birthdate_mismatch)
+    nik_date = birth.copy()
+    nik_date[mismatch] = _shifted_dates(rng, birth[mismatch])
+    return mismatch, nik_date
+
+
+def _second_registrations(
+    rng: np.random.Generator,
+    region: places.Region,
+    persons: pd.DataFrame,
+    families: pd.DataFrame,
+    taken: np.ndarray,
+    rates: Rates,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Registered living adults registered again elsewhere in the kab/kota: their pids, the
+    desa of the second registration and its kecamatan code."""
+    registered = persons["registered"].to_numpy()
+    adult_alive = registered & persons["alive"].to_numpy() & (persons["age"].to_numpy() >= 17)
+    double_pids = _pick(rng, np.flatnonzero(adult_alive & ~taken), rates.double_registration)
+    fam_of = persons["family"].to_numpy()
+    home = families["desa"].to_numpy()[fam_of[double_pids]]
+    new_desa = places.other_desa(region, rng, home, other_kec_share=0.6)
+    kec6 = region.kec["kec6"].to_numpy()
+    new_region = kec6[region.desa["kec_idx"].to_numpy()[new_desa]]
+    return double_pids, new_desa, new_region
+
+
+def _family_cards(
+    rng: np.random.Generator, region: places.Region, population: Population, birth: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Region code and issue date of each family card: issued in the family's kecamatan
+    (unregistered families: where they came from) after the head came of age and after the
+    family moved."""
+    families = population.families
+    snap = np.datetime64(population.snapshot, "D")
+    kec6 = region.kec["kec6"].to_numpy()
+    fam_kec = kec6[region.desa["kec_idx"].to_numpy()[families["desa"].to_numpy()]]
+    kk_region = np.where(families["registered"].to_numpy(), fam_kec, families["old_kec6"])
+    head_birth = birth[np.flatnonzero(population.persons["rel"].to_numpy() == 1)]
+    earliest = np.maximum(head_birth + np.timedelta64(17 * 365, "D"), snap - 20 * 365)
+    moved = families["origin"].to_numpy() > 0
+    earliest = np.where(moved, np.maximum(earliest, families["move_date"].to_numpy()), earliest)
+    span = np.maximum((snap - 1 - earliest).astype(int), 1)
+    issued = (earliest + (rng.random(len(families)) * span).astype(int)).astype("datetime64[D]")
+    return kk_region, issued

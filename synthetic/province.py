@@ -75,6 +75,21 @@ def _table(frame: pd.DataFrame, region: str, truth: pd.DataFrame) -> pd.DataFram
     return rows.assign(person_id=region + ":" + rows["person_id"]).reset_index(drop=True)
 
 
+#: region -> source ("kpu", "bps"; "dukcapil" too for truths) -> rows
+_BySource = dict[str, dict[str, pd.DataFrame]]
+
+
+@dataclass
+class _RegionFiles:
+    """One region's generated extracts as read back, with the truth aligned to their rows."""
+
+    paths: dict[str, Path]  # "dukcapil", "kpu", "bps" -> extract file
+    tables: dict[str, pd.DataFrame]  # "kpu", "bps" -> the file's rows, as text
+    truths: dict[str, pd.DataFrame]  # "dukcapil", "kpu", "bps" -> truth rows of the file
+    planted: pd.DataFrame
+    persons: int
+
+
 def generate_province(
     *,
     regions: list[str],
@@ -92,58 +107,101 @@ def generate_province(
     out = Path(out)
     landing = out / "landing"
     rng = np.random.default_rng(seed)
-    files: dict[str, dict[str, Path]] = {}
-    tables: dict[str, dict[str, pd.DataFrame]] = {}
-    truths: dict[str, dict[str, pd.DataFrame]] = {}
-    planted_parts = []
-    persons = 0
-    for i, region in enumerate(regions):
-        work = out / "work" / region
-        summary = generate(region=region, people=people, seed=seed + 1000 * i, out=landing,
-                           snapshot=snapshot, truth=work / "truth.csv")  # fmt: skip
-        persons += summary.persons
-        truth = pd.read_csv(summary.truth_path, dtype={"person_id": str, "file": str})
-        files[region] = summary.paths
-        tables[region] = {
-            "kpu": _read(summary.paths["kpu"], ","),
-            "bps": _read(summary.paths["bps"], ","),
-        }
-        truths[region] = {
-            source: _table(
-                tables[region][source], region, truth[truth["file"] == summary.paths[source].name]
-            )  # fmt: skip
-            for source in ("kpu", "bps")
-        }
-        registry = truth[truth["file"] == summary.paths["dukcapil"].name]
-        truths[region]["dukcapil"] = registry.assign(person_id=region + ":" + registry["person_id"])
-        planted = pd.read_csv(summary.planted_path, dtype=str, keep_default_na=False)
-        planted["person_id"] = region + ":" + planted["person_id"]
-        planted_parts.append(planted)
-
-    registered = {
-        person for region in regions for person in truths[region]["dukcapil"]["person_id"].tolist()
+    generated = {
+        region: _generate_region(
+            region, people, seed + 1000 * i, landing, out / "work" / region, snapshot
+        )
+        for i, region in enumerate(regions)
     }
-    already_planted = set(pd.concat(planted_parts)["person_id"])
+    moving = _choose_movers(rng, regions, generated, moved_share)
+    new_tables, new_truths, renumber, moved_rows = _move_rows(rng, regions, generated, moving)
+    truth_parts, planted_rows = _write_regions(regions, generated, new_tables, new_truths, moving)
+
+    truth_all = pd.concat(truth_parts, ignore_index=True)
+    truth_path, planted_path = out / "truth.csv", out / "planted.csv"
+    truth_all.to_csv(truth_path, index=False)
+    planted_parts = [generated[region].planted for region in regions]
+    moved_planted = pd.concat(planted_rows, ignore_index=True).assign(
+        row=lambda t: t["row"].astype(str)
+    )
+    planted_all = pd.concat([*_renumber_planted(planted_parts, renumber), moved_planted],
+                            ignore_index=True)  # fmt: skip
+    planted_all[["kind", "file", "row", "person_id"]].to_csv(planted_path, index=False)
+    persons = sum(generated[region].persons for region in regions)
+    return ProvinceSummary(landing, truth_path, planted_path, list(regions), persons, moved_rows)
+
+
+def _generate_region(
+    region: str, people: int, seed: int, landing: Path, work: Path, snapshot: date
+) -> _RegionFiles:
+    """Generate one region into ``landing`` (its truth into ``work``) and read it back."""
+    summary = generate(region=region, people=people, seed=seed, out=landing,
+                       snapshot=snapshot, truth=work / "truth.csv")  # fmt: skip
+    truth = pd.read_csv(summary.truth_path, dtype={"person_id": str, "file": str})
+    tables = {
+        "kpu": _read(summary.paths["kpu"], ","),
+        "bps": _read(summary.paths["bps"], ","),
+    }
+    truths = {
+        source: _table(tables[source], region, truth[truth["file"] == summary.paths[source].name])
+        for source in ("kpu", "bps")
+    }
+    registry = truth[truth["file"] == summary.paths["dukcapil"].name]
+    truths["dukcapil"] = registry.assign(person_id=region + ":" + registry["person_id"])
+    planted = pd.read_csv(summary.planted_path, dtype=str, keep_default_na=False)
+    planted["person_id"] = region + ":" + planted["person_id"]
+    return _RegionFiles(summary.paths, tables, truths, planted, summary.persons)
+
+
+def _choose_movers(
+    rng: np.random.Generator,
+    regions: list[str],
+    generated: dict[str, _RegionFiles],
+    moved_share: float,
+) -> dict[str, set[str]]:
+    """Per region, the voters who move: registered persons none of whose rows is planted."""
+    registered = {
+        person
+        for region in regions
+        for person in generated[region].truths["dukcapil"]["person_id"].tolist()
+    }
+    already_planted = set(pd.concat([generated[r].planted for r in regions])["person_id"])
     moving: dict[str, set[str]] = {}
     for region in regions:
-        voters = truths[region]["kpu"]["person_id"]
+        voters = generated[region].truths["kpu"]["person_id"]
         candidates = voters[voters.isin(registered) & ~voters.isin(already_planted)].unique()
         count = int(round(moved_share * len(voters)))
         moving[region] = set(rng.choice(np.sort(candidates), size=min(count, len(candidates)),
                                         replace=False).tolist())  # fmt: skip
+    return moving
 
+
+def _move_rows(
+    rng: np.random.Generator,
+    regions: list[str],
+    generated: dict[str, _RegionFiles],
+    moving: dict[str, set[str]],
+) -> tuple[_BySource, _BySource, dict[str, np.ndarray], int]:
+    """Move the movers' KPU and BPS rows to the next region, at a resident's address there.
+
+    Returns the new tables and truths per region and source, the renumbering of each file
+    (file name -> new row number of each old row, 0 when it left) and the number of rows moved.
+    """
     moved_rows = 0
-    renumber: dict[str, np.ndarray] = {}  # file name -> new row number of each old row (0: gone)
-    new_tables = {r: dict(tables[r]) for r in regions}
-    new_truths = {r: dict(truths[r]) for r in regions}
+    renumber: dict[str, np.ndarray] = {}
+    new_tables = {r: dict(generated[r].tables) for r in regions}
+    new_truths = {r: dict(generated[r].truths) for r in regions}
     for i, region in enumerate(regions):
         target = regions[(i + 1) % len(regions)]
         for source, address in (("kpu", KPU_ADDRESS), ("bps", BPS_ADDRESS)):
             table, truth = new_tables[region][source], new_truths[region][source]
             leaving = truth["person_id"].isin(moving[region]).to_numpy()
-            renumber[files[region][source].name] = np.where(leaving, 0, np.cumsum(~leaving))
+            renumber[generated[region].paths[source].name] = np.where(
+                leaving, 0, np.cumsum(~leaving)
+            )
             rows = table[leaving].copy()
-            hosts = tables[target][source].sample(n=len(rows), replace=True, random_state=rng)
+            hosts = generated[target].tables[source].sample(n=len(rows), replace=True,
+                                                            random_state=rng)  # fmt: skip
             rows[address] = hosts[address].to_numpy()
             rows[_NIK[source]] = _blur(rng, rows[_NIK[source]].to_numpy(), source)
             new_tables[region][source] = table[~leaving].reset_index(drop=True)
@@ -153,25 +211,39 @@ def generate_province(
             new_truths[target][source] = pd.concat([new_truths[target][source], truth[leaving]],
                                                    ignore_index=True)  # fmt: skip
             moved_rows += int(leaving.sum())
+    return new_tables, new_truths, renumber, moved_rows
 
+
+def _write_regions(
+    regions: list[str],
+    generated: dict[str, _RegionFiles],
+    new_tables: _BySource,
+    new_truths: _BySource,
+    moving: dict[str, set[str]],
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Rewrite each region's KPU and BPS files; return their truth rows (and the registry's)
+    and the planted rows of the voters who moved in."""
+    everyone_moving = set().union(*moving.values())
     truth_parts, planted_rows = [], []
     for region in regions:
         for source, sep in (("kpu", ","), ("bps", ",")):
-            path = files[region][source]
+            path = generated[region].paths[source]
             write_csv(new_tables[region][source], path, sep=sep)
             truth = new_truths[region][source].assign(
                 file=path.name, row=np.arange(1, len(new_truths[region][source]) + 1)
             )
             truth_parts.append(truth[["file", "row", "person_id"]])
-            moved = truth[truth["person_id"].isin(set().union(*moving.values()))]
+            moved = truth[truth["person_id"].isin(everyone_moving)]
             moved = moved[~moved["person_id"].isin(moving[region])]
             planted_rows.append(moved.assign(kind=MOVED))
-        truth_parts.append(truths[region]["dukcapil"][["file", "row", "person_id"]])
+        truth_parts.append(generated[region].truths["dukcapil"][["file", "row", "person_id"]])
+    return truth_parts, planted_rows
 
-    truth_all = pd.concat(truth_parts, ignore_index=True)
-    truth_path, planted_path = out / "truth.csv", out / "planted.csv"
-    truth_all.to_csv(truth_path, index=False)
-    # The regions' own planted rows (never a moved person's) follow their file's renumbering.
+
+def _renumber_planted(
+    planted_parts: list[pd.DataFrame], renumber: dict[str, np.ndarray]
+) -> list[pd.DataFrame]:
+    """The regions' own planted rows (never a moved person's) follow their file's renumbering."""
     renumbered = []
     for planted in planted_parts:
         row = pd.to_numeric(planted["row"], errors="coerce")
@@ -179,9 +251,4 @@ def generate_province(
             here = (planted["file"] == name).to_numpy() & row.notna().to_numpy()
             row[here] = mapping[row[here].astype(int).to_numpy() - 1]
         renumbered.append(planted.assign(row=row.astype("Int64").astype(str).replace("<NA>", "")))
-    moved_planted = pd.concat(planted_rows, ignore_index=True).assign(
-        row=lambda t: t["row"].astype(str)
-    )
-    planted_all = pd.concat([*renumbered, moved_planted], ignore_index=True)
-    planted_all[["kind", "file", "row", "person_id"]].to_csv(planted_path, index=False)
-    return ProvinceSummary(landing, truth_path, planted_path, list(regions), persons, moved_rows)
+    return renumbered
