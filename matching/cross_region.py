@@ -116,6 +116,25 @@ def link_across_regions(
     """
     orphans = orphans.reset_index(drop=True)
     ok = _keys(orphans)
+    registry, per_name, streamed = _registry_sharing_keys(orphans, ok, registry_chunks)
+    n_orphans = int(orphans["resident_id"].nunique())
+    if registry.empty or orphans.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
+        return CrossRegionResult(empty, n_orphans, streamed, 0, 0)
+
+    rk = _keys(registry)
+    o, r = _candidate_pairs(orphans, ok, registry, rk)
+    rank = _method_ranks(orphans, ok, registry, rk, per_name, o, r)
+    links, ambiguous = _unambiguous_links(orphans, registry, o, r, rank)
+    return CrossRegionResult(links, n_orphans, streamed, len(registry), ambiguous)
+
+
+def _registry_sharing_keys(
+    orphans: pd.DataFrame, ok: _Keys, registry_chunks: Iterable[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """The registry records sharing a key with an orphan (a hash join over the streamed
+    chunks), how many registry records hold each of the orphans' name-and-birth keys, and
+    the number of registry records streamed."""
     nik_set = np.unique(ok.nik[ok.nik >= 0])
     deletion_set = np.unique(ok.deletion_keys)
     name_set = set(ok.name_birth.dropna())
@@ -135,12 +154,13 @@ def link_across_regions(
     per_name = (
         pd.concat(name_counts).groupby(level=0).sum() if name_counts else pd.Series(dtype=int)
     )
-    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
-    n_orphans = int(orphans["resident_id"].nunique())
-    if registry.empty or orphans.empty:
-        return CrossRegionResult(empty, n_orphans, streamed, 0, 0)
+    return registry, per_name, streamed
 
-    rk = _keys(registry)
+
+def _candidate_pairs(
+    orphans: pd.DataFrame, ok: _Keys, registry: pd.DataFrame, rk: _Keys
+) -> tuple[np.ndarray, np.ndarray]:
+    """(orphan row, registry row) pairs sharing a key, the registry row in another region."""
     pairs = []
     for left, right in (
         (pd.Series(ok.nik).where(ok.nik >= 0), pd.Series(rk.nik).where(rk.nik >= 0)),
@@ -154,8 +174,20 @@ def link_across_regions(
     candidates = pd.concat(pairs).drop_duplicates()
     o, r = candidates["o"].to_numpy(), candidates["r"].to_numpy()
     other_region = orphans["region"].to_numpy()[o] != registry["region"].to_numpy()[r]
-    o, r = o[other_region], r[other_region]
+    return o[other_region], r[other_region]
 
+
+def _method_ranks(
+    orphans: pd.DataFrame,
+    ok: _Keys,
+    registry: pd.DataFrame,
+    rk: _Keys,
+    per_name: pd.Series,
+    o: np.ndarray,
+    r: np.ndarray,
+) -> np.ndarray:
+    """Per candidate pair, the strongest method that accepts it (its index in ``METHODS``),
+    -1 when none does."""
     both = pd.concat([orphans, registry], ignore_index=True)
     levels = compare(build_features(both), o, r + len(orphans))
     name = levels[:, FIELD_INDEX["name"]]
@@ -167,7 +199,7 @@ def link_across_regions(
     near = known & ~same_nik & _near(np.where(known, nik_o, 0), np.where(known, nik_r, 0))
     key = ok.name_birth.to_numpy()[o]
     unique_name = pd.Series(key).map(per_name).fillna(0).to_numpy() == 1
-    method = np.select(
+    return np.select(
         [
             same_nik & (name >= NameLevel.ONE_WORD),
             near
@@ -183,13 +215,20 @@ def link_across_regions(
         [0, 1, 2],
         default=-1,
     )
+
+
+def _unambiguous_links(
+    orphans: pd.DataFrame, registry: pd.DataFrame, o: np.ndarray, r: np.ndarray, rank: np.ndarray
+) -> tuple[pd.DataFrame, int]:
+    """One link per orphan resident to the registry resident its strongest method finds
+    (``COLUMNS``), and the number of orphans left unlinked because two fit equally."""
     accepted = pd.DataFrame(
         {
             "resident_id": orphans["resident_id"].to_numpy()[o],
             "region": orphans["region"].to_numpy()[o],
             "registry_resident_id": registry["resident_id"].to_numpy()[r],
             "registry_region": registry["region"].to_numpy()[r],
-            "rank": method,
+            "rank": rank,
         }
     )
     accepted = accepted[accepted["rank"] >= 0]
@@ -201,6 +240,4 @@ def link_across_regions(
     ambiguous = int(accepted.loc[fits > 1, "resident_id"].nunique())
     links = accepted[fits == 1].assign(method=lambda t: np.array(METHODS)[t["rank"]])
     links = links[list(COLUMNS)].sort_values(["region", "resident_id"]).astype("string")
-    return CrossRegionResult(
-        links.reset_index(drop=True), n_orphans, streamed, len(registry), ambiguous
-    )
+    return links.reset_index(drop=True), ambiguous

@@ -48,16 +48,40 @@ def build_residents(
     regions (registered twice, or listed where they live) is a resident of each, with two
     IDs, and the cross-region pass (``matching.cross_region``) links them. ``identity`` is
     ``record_identity(records)`` when the caller has it already."""
+    work = _in_survivorship_order(records, clusters, identity)
+    held, first, sizes = _surviving_values(work)
+    ids = _unique_ids(first, key, f"{region}|" if region else "")
+    residents = _golden_records(ids, first, held, sizes, _alive(work), key)
+    record_ids = ids.reindex(clusters["cluster"].to_numpy()).to_numpy()
+    return residents, pd.Series(record_ids, index=records.index, name="resident_id")
+
+
+def _in_survivorship_order(
+    records: pd.DataFrame, clusters: pd.DataFrame, identity: pd.Series | None
+) -> pd.DataFrame:
+    """The records with their cluster, source priority and anchor identity, sorted by
+    cluster and, within one, in survivorship order."""
     work = records.reset_index(drop=True).copy()
     work["cluster"] = clusters["cluster"].to_numpy()
     work["priority"] = work["source"].map(SOURCE_PRIORITY)
     # Dead registry rows rank after living ones, so a re-registered living person wins.
     work["dead"] = work["alive"].eq(False).fillna(False).astype(int)
     work["identity"] = (record_identity(work) if identity is None else identity).to_numpy()
-    work = work.sort_values(
+    return work.sort_values(
         ["cluster", "priority", "dead", "source_file", "source_row"], kind="stable"
     )
 
+
+#: Values taken from one source only, as ``column@source``.
+_FROM_ONE_SOURCE = (("kab_code", "dukcapil"), ("kec_code", "dukcapil"), ("desa_code", "dukcapil"),
+                    ("kec_code", "kpu"), ("desa_code", "kpu"), ("source", "dukcapil"),
+                    ("source", "kpu"), ("desa_code", "bps"), ("tps", "kpu"))  # fmt: skip
+
+
+def _surviving_values(work: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Per cluster (sorted): which sources hold it (``in_<source>``); the surviving values
+    (``column``, ``column@source``, and ``column@`` for the source a value came from); and
+    the number of rows."""
     # One grouping for every surviving value: per cluster, the first non-null value in
     # survivorship order, overall or from one source, and the source it came from.
     source = work["source"]
@@ -70,10 +94,7 @@ def build_residents(
         picked[column] = work[column]
     for column in ("name_norm", "birth_date", "sex"):
         picked[f"{column}@"] = source.where(work[column].notna())
-    for column, origin in (("kab_code", "dukcapil"), ("kec_code", "dukcapil"),
-                           ("desa_code", "dukcapil"), ("kec_code", "kpu"), ("desa_code", "kpu"),
-                           ("source", "dukcapil"), ("source", "kpu"), ("desa_code", "bps"),
-                           ("tps", "kpu")):  # fmt: skip
+    for column, origin in _FROM_ONE_SOURCE:
         picked[f"{column}@{origin}"] = work[column].where(source == origin)
     for origin in SOURCE_PRIORITY:
         picked[f"in_{origin}"] = source.eq(origin)
@@ -81,21 +102,40 @@ def build_residents(
     grouped = frame.groupby(work["cluster"].to_numpy(), sort=True)
     held = grouped[[f"in_{s}" for s in SOURCE_PRIORITY]].any()
     first = grouped[[c for c in frame.columns if c not in held.columns]].first()
+    return held, first, grouped.size()
 
-    scope = f"{region}|" if region else ""
+
+def _unique_ids(first: pd.DataFrame, key: bytes, scope: str) -> pd.Series:
+    """Each cluster's resident ID from its anchor identity, unique among the clusters."""
     ids = _resident_ids(first["identity"], key, scope)
     # Two clusters can share an anchor NIK (a NIK conflict split in two): keep IDs unique.
     clash = ids.duplicated(keep="first")
     if clash.any():
         rows = first["first_file"] + ":" + first["first_row"].astype("string")
         ids[clash] = _resident_ids("row:" + rows[clash], key, scope)
+    return ids
 
+
+def _source_names(held: pd.DataFrame) -> pd.Series:
+    """The sources holding each cluster, comma-separated in priority order."""
     order = sorted(SOURCE_PRIORITY, key=SOURCE_PRIORITY.__getitem__)
     names = pd.Series("", index=held.index)
     for origin in order:
         names = names + held[f"in_{origin}"].map({True: "," + origin, False: ""})
+    return names.str[1:]
+
+
+def _golden_records(
+    ids: pd.Series,
+    first: pd.DataFrame,
+    held: pd.DataFrame,
+    sizes: pd.Series,
+    alive: pd.Series,
+    key: bytes,
+) -> pd.DataFrame:
+    """The resident table: one golden record per cluster from its surviving values."""
     kpu_desa = first["desa_code@kpu"]
-    residents = pd.DataFrame(
+    return pd.DataFrame(
         {
             "resident_id": ids,
             "display_name": first["name_norm"],
@@ -113,17 +153,15 @@ def build_residents(
             ),
             "domicile_desa_code": first["desa_code@bps"],
             "tps": first["tps@kpu"],
-            "alive": _alive(work),
+            "alive": alive,
             "nik_pseudonym": pseudonymise(first["nik"], key, purpose="nik"),
             "in_dukcapil": held["in_dukcapil"],
             "in_kpu": held["in_kpu"],
             "in_bps": held["in_bps"],
-            "sources": names.str[1:],
-            "source_rows": grouped.size(),
+            "sources": _source_names(held),
+            "source_rows": sizes,
         }
     ).reset_index(drop=True)
-    record_ids = ids.reindex(clusters["cluster"].to_numpy()).to_numpy()
-    return residents, pd.Series(record_ids, index=records.index, name="resident_id")
 
 
 def record_keys(records: pd.DataFrame, key: bytes, identity: pd.Series | None = None) -> pd.Series:

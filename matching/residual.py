@@ -22,6 +22,9 @@ likely; where the open records are mostly people one source does not hold (child
 no voter record; a ghost voter has no registry record), the estimated share is small and
 modest evidence stays modest. Links follow the same threshold and clustering as the first
 pass, and pairs between the thresholds go to review.
+
+``residual_pairs`` finds the pairs; ``second_pass`` scores them and adds them to the first
+pass's.
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.blocking import RuleReport
-from matching.clustering import pair_keys
+from matching.blocking import RULES, RuleReport
+from matching.clustering import among, pair_keys
+from matching.comparisons import compare
+from matching.competition import competing_probability
 from matching.features import SOURCES, Features
+from matching.fellegi_sunter import Model
+from matching.scored_pairs import ScoredPairs, score_pairs
+
+#: The rule bit of the pairs the second pass found (the blocking rules' bits come first).
+SECOND_PASS_BIT = 1 << len(RULES)
 
 #: A key that would pair more open records than this (in one pair of sources: a common
 #: name's first letters, a birth date shared by many) says little and costs much: it is
@@ -136,3 +146,68 @@ def residual_pairs(
     unique = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     report.pairs = len(unique)
     return unique >> 32, unique & 0xFFFFFFFF, report
+
+
+def _open_known_share(known: np.ndarray, source: np.ndarray, opened: np.ndarray) -> np.ndarray:
+    """A known share of records with a counterpart, restated for the open records (``opened``
+    counts them per pair of sources): of a source's records with a counterpart, those
+    already linked to one are not open."""
+    sizes = np.bincount(source.astype(np.int64), minlength=len(SOURCES)).astype(float)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (known * sizes - (sizes - opened)) / opened
+    return np.where(np.isnan(known), np.nan, np.clip(np.nan_to_num(share), 0, 1))
+
+
+def second_pass(
+    features: Features,
+    model: Model,
+    pairs: ScoredPairs,
+    clusters: pd.DataFrame,
+    known_share: np.ndarray,
+) -> tuple[ScoredPairs, RuleReport, np.ndarray]:
+    """The first pass's pairs with the second pass's added: the blocking report of the new
+    pairs and the share of open records with a counterpart.
+
+    The merged pairs are no longer in pair-key order: the second pass's follow the first's.
+    """
+    source = features.source
+    open_ = open_records(clusters["cluster"].to_numpy(), source)
+    left, right, report = residual_pairs(features, open_)
+    # The first pass's pairs are in pair-key order, as candidate pairs are.
+    new = ~among(pair_keys(left, right), pair_keys(pairs.left, pairs.right))
+    left, right = left[new], right[new]
+    report.pairs = len(left)  # those the first pass had not compared
+    levels = compare(features, left, right)
+    scores = score_pairs(features, model, left, right, levels)
+    # The first pass's pairs between records open towards each other compete as well.
+    old = np.flatnonzero(
+        open_.towards[pairs.left, source[pairs.right]]
+        & open_.towards[pairs.right, source[pairs.left]]
+    )
+    log_lr = np.concatenate(
+        [
+            pairs.contributions[old].sum(axis=1, dtype=np.float64),
+            scores.contributions.sum(axis=1, dtype=np.float64),
+        ]
+    )
+    opened = open_.counts(source)
+    competing, share = competing_probability(
+        log_lr,
+        np.concatenate([pairs.left[old], left]),
+        np.concatenate([pairs.right[old], right]),
+        source,
+        open_records=opened,
+        known_share=_open_known_share(known_share, source, opened),
+    )
+    probability = pairs.probability.copy()
+    probability[old] = np.maximum(probability[old], competing[: len(old)])
+    merged = ScoredPairs(
+        np.concatenate([pairs.left, left]),
+        np.concatenate([pairs.right, right]),
+        np.concatenate([pairs.levels, levels]),
+        np.concatenate([pairs.weight, scores.weight]),
+        np.concatenate([probability, np.maximum(scores.probability, competing[len(old) :])]),
+        np.concatenate([pairs.contributions, scores.contributions]),
+        np.concatenate([pairs.rules, np.full(len(left), SECOND_PASS_BIT, dtype=np.uint16)]),
+    )
+    return merged, report, share

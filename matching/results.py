@@ -17,7 +17,7 @@ SOURCE_PRIORITY = {"dukcapil": 0, "kpu": 1, "bps": 2}
 #: How a row was linked (``resident_link.link_method``), by its strongest kept link: ``nik``
 #: (the two NIKs agree), ``probabilistic`` (the model's probability reached the match level),
 #: ``double_registration`` (two civil-registry rows of one person registered twice, joined by
-#: the engine's rule for them whatever the probability: ``matching.engine``),
+#: the engine's rule for them whatever the probability: ``matching.pair_rules``),
 #: ``review_decision``, or ``unlinked`` (a resident of one row).
 LINK_METHODS = ("nik", "probabilistic", "double_registration", "review_decision", "unlinked")
 #: Columns of ``LinkResult.review``.

@@ -1,4 +1,4 @@
-"""Discrepancy detection (matching/discrepancies.py): small hand-made cases per kind, and
+"""Discrepancy detection (matching/discrepancies/): small hand-made cases per kind, and
 recall/precision per kind against what the generator planted, on data linked the way the
 pipeline links it."""
 

@@ -326,9 +326,9 @@ def test_a_double_registration_joined_by_its_rule_says_so():
     model's probability: such a link is recorded as ``double_registration`` with the model's
     (low) probability, not as ``probabilistic``; a pair the model itself scored above the
     match level stays ``probabilistic``."""
-    from matching.engine import ScoredPairs
     from matching.features import SOURCES
     from matching.fellegi_sunter import FIELD_INDEX
+    from matching.scored_pairs import ScoredPairs
 
     levels = np.full((2, len(COMPARISONS)), NULL, dtype=np.int8)
     for field, level in (("name", 4), ("birth_date", 5), ("sex", 1), ("nik", 0),

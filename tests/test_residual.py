@@ -120,7 +120,7 @@ def test_garbled_voters_stay_apart_when_most_open_records_have_no_counterpart():
 
 
 def test_a_known_share_restated_for_the_open_records():
-    from matching.engine import _open_known_share
+    from matching.residual import _open_known_share
 
     source = np.array([DUKCAPIL] * 10 + [KPU] * 10)
     cluster = np.r_[np.arange(10), np.arange(10)]  # pairs 0-10, 1-11, ... linked
