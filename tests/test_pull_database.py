@@ -25,8 +25,9 @@ from conftest import postgres_database
 from pandas.testing import assert_frame_equal
 
 from connectors.agencies import dukcapil
-from connectors.pull import database
-from connectors.pull.database import FORMATS, PullError, as_text, pull
+from connectors.pull import database_extract
+from connectors.pull.database import FORMATS, PullError, pull
+from connectors.pull.database_extract import as_text
 from synthetic import generate
 
 MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -415,7 +416,7 @@ def test_failed_pull_leaves_no_file(db, registry, tmp_path, monkeypatch):
     out = tmp_path / "landing" / DKB
     out.parent.mkdir()
     calls = []
-    write = database._write_chunk
+    write = database_extract._write_chunk
 
     def failing(writer, rows):
         calls.append(len(rows))
@@ -423,7 +424,7 @@ def test_failed_pull_leaves_no_file(db, registry, tmp_path, monkeypatch):
             raise OSError("disk full")
         write(writer, rows)
 
-    monkeypatch.setattr(database, "_write_chunk", failing)
+    monkeypatch.setattr(database_extract, "_write_chunk", failing)
     with pytest.raises(OSError, match="disk full"):
         pull(db.url, table=table, out=out, chunk_rows=100, **DKB_FORMAT)
     assert list(out.parent.iterdir()) == []
@@ -439,7 +440,7 @@ def test_streams_in_chunks(db, registry, tmp_path, monkeypatch):
     """Rows arrive chunk_rows at a time from a server-side cursor; nothing calls fetchall."""
     table = db.load(registry)
     sizes: list[int] = []
-    write = database._write_chunk
+    write = database_extract._write_chunk
 
     def counting(writer, rows):
         sizes.append(len(rows))
@@ -448,7 +449,7 @@ def test_streams_in_chunks(db, registry, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the whole result was fetched at once")
 
-    monkeypatch.setattr(database, "_write_chunk", counting)
+    monkeypatch.setattr(database_extract, "_write_chunk", counting)
     monkeypatch.setattr(sa.engine.CursorResult, "fetchall", refuse)
     monkeypatch.setattr(sa.engine.CursorResult, "all", refuse)
     result = pull(db.url, table=table, out=tmp_path / DKB, chunk_rows=100, **DKB_FORMAT)

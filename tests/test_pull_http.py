@@ -19,7 +19,9 @@ import pytest
 
 from connectors.pull.ckan import ckan_resource
 from connectors.pull.guard import Policy
-from connectors.pull.http import FetchError, fetch, normalise_sha256, redact
+from connectors.pull.http import FetchError, fetch
+from connectors.pull.http_checks import normalise_sha256
+from connectors.pull.http_request import redact
 
 # Several read chunks long, so that a cut after half the body leaves some of it saved.
 BODY = b"NO,NKK,NIK,NAMA\n" + b"".join(

@@ -18,18 +18,10 @@ from urllib.parse import urlencode, urljoin
 import requests
 
 from connectors.pull.guard import Policy, TooLarge
-from connectors.pull.http import (
-    CHUNK,
-    FetchError,
-    Sleep,
-    _get,
-    _request_failure,
-    _retrying,
-    _status_failure,
-    _Target,
-    _target,
-    normalise_sha256,
-)
+from connectors.pull.http_checks import normalise_sha256
+from connectors.pull.http_download import CHUNK
+from connectors.pull.http_request import FetchError, _get, _Target, _target
+from connectors.pull.http_retry import Sleep, _request_failure, _retrying, _status_failure
 
 log = logging.getLogger(__name__)
 
