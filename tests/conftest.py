@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import uuid
@@ -271,3 +272,31 @@ def landing(tmp_path: Path) -> Path:
         delimited(BPS_HEADER, [bps_row(BUDI), bps_row(SITI, R401="2", R404="2")], ","),
     )
     return folder
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Generated regions, each made once per test session and copied where a test wants it.
+
+    ``generated(dest, region="6309", people=300, seed=1, **options)`` writes the same files
+    ``synthetic.generate(region=..., people=..., seed=..., out=dest, **options)`` would (the
+    landing files into ``dest``, ``truth.csv`` and ``planted.csv`` beside it) and returns
+    the landing folder."""
+    from synthetic import generate
+
+    made: dict[tuple, Path] = {}
+
+    def copy(dest: Path, region: str = "6309", people: int = 300, seed: int = 1, **options):  # type: ignore[no-untyped-def]
+        key = (region, people, seed, tuple(sorted(options.items())))
+        if key not in made:
+            root = tmp_path_factory.mktemp("region")
+            generate(region=region, people=people, seed=seed, out=root / "landing", **options)
+            made[key] = root
+        root = made[key]
+        shutil.copytree(root / "landing", dest, dirs_exist_ok=True)
+        for beside in root.iterdir():  # truth.csv, planted.csv
+            if beside.is_file():
+                shutil.copyfile(beside, dest.parent / beside.name)
+        return dest
+
+    return copy
