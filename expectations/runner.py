@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations.data_docs import localise_site
-from expectations.suites import Rule, Severity, SuiteSpec
+from expectations.rules import Rule, Severity, SuiteSpec
 
 DOCS_SITE = "padu_quality"
 #: Subfolder of the Data Docs folder holding the suites and validation results (JSON) the site

@@ -14,16 +14,25 @@ should look at (NIK dates that differ from birth dates, coverage between sources
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
 from connectors.schema import MARITAL_STATUSES, Source
 from expectations import nik as nik_rules
+from expectations.rules import (
+    Rule,
+    Severity,
+    SuiteSpec,
+    between,
+    birth_date_plausible,
+    boolean,
+    codes_known,
+    completed_years,
+    in_set,
+    is_true,
+    percent,
+)
 from expectations.settings import DEFAULT_SETTINGS, QualitySettings
 from matching.results import LINK_METHODS
 
@@ -32,118 +41,6 @@ RELIGIONS = tuple(range(1, 8))  # Disdukcapil AGAMA 1-7
 DISABILITIES = tuple(range(0, 7))  # KPU DISABILITAS 0-6
 OCCUPATION_RANGE = (1, 89)  # Disdukcapil JENIS_PKRJN
 SOURCES = tuple(s.value for s in Source)
-
-
-class Severity(StrEnum):
-    BLOCKING = "blocking"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One expectation: a Great Expectations class name and its arguments."""
-
-    name: str  # short, stable id: "nik_structure"
-    expectation: str  # GX class in great_expectations.expectations: "ExpectColumnValuesToBeInSet"
-    kwargs: Mapping[str, Any]
-    severity: Severity
-    description: str
-
-    @property
-    def column(self) -> str | None:
-        column = self.kwargs.get("column")
-        return str(column) if column is not None else None
-
-
-@dataclass(frozen=True)
-class SuiteSpec:
-    """A named suite: the frame to validate (no identifiers) and its rules."""
-
-    name: str
-    data: pd.DataFrame
-    rules: tuple[Rule, ...]
-    notes: dict[str, Any] = field(default_factory=dict)  # counts reported with the results
-
-    def __post_init__(self) -> None:
-        names = [r.name for r in self.rules]
-        if len(set(names)) != len(names):
-            raise ValueError(f"suite {self.name}: rule names repeat: {sorted(names)}")
-        missing = {r.column for r in self.rules if r.column} - set(self.data.columns)
-        if missing:
-            raise ValueError(f"suite {self.name}: no column {sorted(missing)} to validate")
-
-
-def _in_set(name: str, column: str, values: Iterable[Any], severity: Severity, text: str,
-            mostly: float = 1.0) -> Rule:  # fmt: skip
-    kwargs: dict[str, Any] = {"column": column, "value_set": list(values)}
-    if mostly < 1.0:
-        kwargs["mostly"] = mostly
-    return Rule(name, "ExpectColumnValuesToBeInSet", kwargs, severity, text)
-
-
-def _true(name: str, column: str, severity: Severity, text: str, mostly: float = 1.0) -> Rule:
-    """The derived boolean ``column`` is true (nulls, where the rule does not apply, pass)."""
-    return _in_set(name, column, [True], severity, text, mostly)
-
-
-def _between(name: str, column: str, low: float | None, high: float | None,
-             severity: Severity, text: str, mostly: float = 1.0) -> Rule:  # fmt: skip
-    kwargs: dict[str, Any] = {"column": column, "min_value": low, "max_value": high}
-    if mostly < 1.0:
-        kwargs["mostly"] = mostly
-    return Rule(name, "ExpectColumnValuesToBeBetween", kwargs, severity, text)
-
-
-def _percent(share: float) -> str:
-    return f"{share * 100:g}%"
-
-
-def completed_years(birth_date: pd.Series, on: pd.Series | pd.Timestamp) -> pd.Series:
-    """Age in completed years of each birth date on ``on`` (a date or one date per row);
-    NA where the birth date is missing. Plain numpy on datetime64 (fast on a million rows)."""
-    birth = pd.to_datetime(birth_date).to_numpy(dtype="datetime64[D]")
-    if isinstance(on, pd.Series):
-        day = pd.to_datetime(on).to_numpy(dtype="datetime64[D]")
-    else:
-        day = np.full(len(birth), np.datetime64(pd.Timestamp(on).date(), "D"))
-
-    def parts(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        months = d.astype("datetime64[M]")
-        return (
-            d.astype("datetime64[Y]").astype(np.int64),
-            months.astype(np.int64) % 12,
-            (d - months).astype(np.int64),
-        )
-
-    with np.errstate(invalid="ignore"):
-        by, bm, bd = parts(birth)
-        oy, om, od = parts(day)
-        before = (om < bm) | ((om == bm) & (od < bd))
-        years = oy - by - before.astype(np.int64)
-    missing = np.isnat(birth) | np.isnat(day)
-    ages = pd.Series(np.where(missing, 0, years), index=birth_date.index, dtype="Int64")
-    return ages.mask(missing)
-
-
-def _boolean(values: pd.Series | np.ndarray, applies: pd.Series | np.ndarray) -> pd.Series:
-    out = pd.Series(np.asarray(values, dtype=bool), dtype="boolean")
-    out[~np.asarray(applies, dtype=bool)] = pd.NA
-    return out
-
-
-def _codes_known(codes: pd.Series, known: frozenset[str]) -> pd.Series:
-    codes = codes.astype("string").reset_index(drop=True)
-    return _boolean(codes.isin(known).fillna(False).to_numpy(dtype=bool), codes.notna())
-
-
-def _birth_date_plausible(
-    birth_date: pd.Series, snapshot: pd.Series, settings: QualitySettings
-) -> pd.Series:
-    birth = pd.to_datetime(birth_date).reset_index(drop=True)
-    snap = pd.to_datetime(snapshot).reset_index(drop=True)
-    ok = (birth >= pd.Timestamp(settings.earliest_birth_date)) & (birth <= snap.fillna(birth))
-    return _boolean(ok.fillna(False).to_numpy(dtype=bool), birth.notna())
-
 
 _RECORD_COLUMNS = (
     "source", "source_file", "source_row", "snapshot_date", "nik", "sex", "birth_date",
@@ -160,6 +57,18 @@ def records_suite(
     source = Source(source).value
     needed = [c for c in _RECORD_COLUMNS if c in records.columns]
     rows = records.loc[records["source"] == source, needed].reset_index(drop=True)
+    data = _record_columns(rows, settings)
+    rules = _record_rules(source, settings)
+    if source == Source.DUKCAPIL.value:
+        rules += _registry_rules(rows, data)
+    if source == Source.KPU.value:
+        rules += _voter_list_rules(rows, data)
+    notes = {"rows": len(rows), "rows_with_nik": int(rows["nik"].notna().sum())}
+    return SuiteSpec(f"records_{source}", data, tuple(rules), notes)
+
+
+def _record_columns(rows: pd.DataFrame, settings: QualitySettings) -> pd.DataFrame:
+    """The derived columns every source's records are validated on (no identifiers)."""
     provinces, kecamatan, desa = nik_rules.reference_codes()
     provinces = provinces | frozenset(settings.extra_province_codes)
 
@@ -168,81 +77,98 @@ def records_suite(
     region = nik_rules.region_known(decoded, kecamatan)
     region[structure.ne(True).fillna(True).to_numpy()] = pd.NA
     matches = nik_rules.date_matches(decoded, rows["birth_date"], rows["sex"], structure)
-    age = completed_years(rows["birth_date"], rows["snapshot_date"]).fillna(rows["age_reported"])
-    living = rows["alive"].ne(False).fillna(True).to_numpy(dtype=bool)
-    age_ok = _boolean(
-        age.between(0, settings.max_age).fillna(False).to_numpy(dtype=bool),
-        age.notna().to_numpy() & living,
-    )
-    data = pd.DataFrame(
+    return pd.DataFrame(
         {
             "row_key_unique": ~rows.duplicated(["source_file", "source_row"], keep=False),
             "nik_structure_ok": structure,
             "nik_region_known": region,
             "nik_date_matches": matches,
-            "desa_code_known": _codes_known(rows["desa_code"], desa),
-            "birth_date_plausible": _birth_date_plausible(
+            "desa_code_known": codes_known(rows["desa_code"], desa),
+            "birth_date_plausible": birth_date_plausible(
                 rows["birth_date"], rows["snapshot_date"], settings
             ),
-            "age_plausible": age_ok,
+            "age_plausible": _age_plausible(rows, settings),
             "sex": rows["sex"].astype("string"),
             "marital_status": rows["marital_status"].astype("string"),
         }
     )
+
+
+def _age_plausible(rows: pd.DataFrame, settings: QualitySettings) -> pd.Series:
+    """Living persons at most ``max_age`` on the snapshot day (the reported age where there is
+    no birth date); null for the dead and where no age is known."""
+    age = completed_years(rows["birth_date"], rows["snapshot_date"]).fillna(rows["age_reported"])
+    living = rows["alive"].ne(False).fillna(True).to_numpy(dtype=bool)
+    return boolean(
+        age.between(0, settings.max_age).fillna(False).to_numpy(dtype=bool),
+        age.notna().to_numpy() & living,
+    )
+
+
+def _record_rules(source: str, settings: QualitySettings) -> list[Rule]:
+    """The rules every source's records meet: the lineage key, NIKs, codes and dates."""
     B, W = Severity.BLOCKING, Severity.WARNING
     mismatch = settings.nik_date_mismatch_for(source)
-    rules = [
-        _true("row_key_unique", "row_key_unique", B,
-              "Each (source_file, source_row) appears once: the lineage key is unique."),
-        _true("nik_structure", "nik_structure_ok", B,
-              "Usable NIKs follow the structure rules: 16 digits, known province, kab and kec "
-              "not 00, a calendar day (+40 for women), month 01-12, serial not 0000 "
-              f"(at least {_percent(settings.nik_structure_min_share)}).",
-              settings.nik_structure_min_share),
-        _true("nik_region_known", "nik_region_known", W,
-              "The kecamatan a NIK was issued in exists in today's reference table (old NIKs "
-              "keep pre-split codes; at most "
-              f"{_percent(settings.nik_region_unknown_max_share)} unknown).",
-              1 - settings.nik_region_unknown_max_share),
-        _true("nik_date_matches", "nik_date_matches", W,
-              "The birth date and sex encoded in the NIK agree with the record's (a NIK is "
-              f"not reissued when a birth date is corrected; at most {_percent(mismatch)} "
-              "differ).",
-              1 - mismatch),
-        _true("desa_code_known", "desa_code_known", B,
-              "Kemendagri desa codes exist in the reference table (at least "
-              f"{_percent(settings.desa_code_known_min_share)}).",
-              settings.desa_code_known_min_share),
-        _true("birth_date_plausible", "birth_date_plausible", B,
-              f"Birth dates lie between {settings.earliest_birth_date.isoformat()} and the "
-              f"snapshot day (at least {_percent(settings.birth_date_plausible_min_share)}).",
-              settings.birth_date_plausible_min_share),
-        _true("age_plausible", "age_plausible", W,
-              f"Living persons are at most {settings.max_age} years old on the snapshot day "
-              f"(at most {_percent(settings.implausible_age_max_share)} older: unreported "
-              "deaths).",
-              1 - settings.implausible_age_max_share),
-        _in_set("sex_code", "sex", SEXES, B, "Sex is M or F."),
-        _in_set("marital_status_code", "marital_status", MARITAL_STATUSES, B,
-                "Marital status is one of " + ", ".join(MARITAL_STATUSES) + "."),
+    return [
+        is_true("row_key_unique", "row_key_unique", B,
+                "Each (source_file, source_row) appears once: the lineage key is unique."),
+        is_true("nik_structure", "nik_structure_ok", B,
+                "Usable NIKs follow the structure rules: 16 digits, known province, kab and kec "
+                "not 00, a calendar day (+40 for women), month 01-12, serial not 0000 "
+                f"(at least {percent(settings.nik_structure_min_share)}).",
+                settings.nik_structure_min_share),
+        is_true("nik_region_known", "nik_region_known", W,
+                "The kecamatan a NIK was issued in exists in today's reference table (old NIKs "
+                "keep pre-split codes; at most "
+                f"{percent(settings.nik_region_unknown_max_share)} unknown).",
+                1 - settings.nik_region_unknown_max_share),
+        is_true("nik_date_matches", "nik_date_matches", W,
+                "The birth date and sex encoded in the NIK agree with the record's (a NIK is "
+                f"not reissued when a birth date is corrected; at most {percent(mismatch)} "
+                "differ).",
+                1 - mismatch),
+        is_true("desa_code_known", "desa_code_known", B,
+                "Kemendagri desa codes exist in the reference table (at least "
+                f"{percent(settings.desa_code_known_min_share)}).",
+                settings.desa_code_known_min_share),
+        is_true("birth_date_plausible", "birth_date_plausible", B,
+                f"Birth dates lie between {settings.earliest_birth_date.isoformat()} and the "
+                f"snapshot day (at least {percent(settings.birth_date_plausible_min_share)}).",
+                settings.birth_date_plausible_min_share),
+        is_true("age_plausible", "age_plausible", W,
+                f"Living persons are at most {settings.max_age} years old on the snapshot day "
+                f"(at most {percent(settings.implausible_age_max_share)} older: unreported "
+                "deaths).",
+                1 - settings.implausible_age_max_share),
+        in_set("sex_code", "sex", SEXES, B, "Sex is M or F."),
+        in_set("marital_status_code", "marital_status", MARITAL_STATUSES, B,
+               "Marital status is one of " + ", ".join(MARITAL_STATUSES) + "."),
     ]  # fmt: skip
-    if source == Source.DUKCAPIL.value:
-        data["religion"] = rows["religion"].astype("float64")
-        data["occupation"] = rows["occupation"].astype("float64")
-        data["alive_known"] = rows["alive"].notna().to_numpy()
-        rules += [
-            _in_set("religion_code", "religion", RELIGIONS, B, "Religion (AGAMA) is 1-7."),
-            _between("occupation_code", "occupation", *OCCUPATION_RANGE, B,
-                     "Occupation (JENIS_PKRJN) is a code 1-89."),
-            _true("alive_known", "alive_known", B, "Every registry row says alive or deceased."),
-        ]  # fmt: skip
-    if source == Source.KPU.value:
-        data["disability"] = rows["disability"].astype("float64")
-        rules.append(
-            _in_set("disability_code", "disability", DISABILITIES, B, "Disability is 0-6.")
+
+
+def _registry_rules(rows: pd.DataFrame, data: pd.DataFrame) -> list[Rule]:
+    """Disdukcapil's records only: religion and occupation codes, and every row alive or
+    deceased; the columns they validate are added to ``data``."""
+    B = Severity.BLOCKING
+    data["religion"] = rows["religion"].astype("float64")
+    data["occupation"] = rows["occupation"].astype("float64")
+    data["alive_known"] = rows["alive"].notna().to_numpy()
+    return [
+        in_set("religion_code", "religion", RELIGIONS, B, "Religion (AGAMA) is 1-7."),
+        between("occupation_code", "occupation", *OCCUPATION_RANGE, B,
+                "Occupation (JENIS_PKRJN) is a code 1-89."),
+        is_true("alive_known", "alive_known", B, "Every registry row says alive or deceased."),
+    ]  # fmt: skip
+
+
+def _voter_list_rules(rows: pd.DataFrame, data: pd.DataFrame) -> list[Rule]:
+    """KPU's records only: the disability code; its column is added to ``data``."""
+    data["disability"] = rows["disability"].astype("float64")
+    return [
+        in_set(
+            "disability_code", "disability", DISABILITIES, Severity.BLOCKING, "Disability is 0-6."
         )
-    notes = {"rows": len(rows), "rows_with_nik": int(rows["nik"].notna().sum())}
-    return SuiteSpec(f"records_{source}", data, tuple(rules), notes)
+    ]
 
 
 def resident_suite(
@@ -263,9 +189,9 @@ def resident_suite(
         {
             "resident_id": rows["resident_id"].astype("string"),
             "sex": rows["sex"].astype("string"),
-            "birth_date_plausible": _birth_date_plausible(rows["birth_date"], latest, settings),
-            "desa_code_known": _codes_known(rows["desa_code"], desa),
-            "domicile_desa_code_known": _codes_known(rows["domicile_desa_code"], desa),
+            "birth_date_plausible": birth_date_plausible(rows["birth_date"], latest, settings),
+            "desa_code_known": codes_known(rows["desa_code"], desa),
+            "domicile_desa_code_known": codes_known(rows["domicile_desa_code"], desa),
             "in_some_source": in_any.astype(bool).to_numpy(),
             "source_rows": rows["source_rows"].astype("float64"),
         }
@@ -276,29 +202,29 @@ def resident_suite(
              B, "Every resident has an ID."),
         Rule("resident_id_unique", "ExpectColumnValuesToBeUnique", {"column": "resident_id"},
              B, "Resident IDs are unique: one row per resident."),
-        _in_set("sex_code", "sex", SEXES, B, "Sex is M or F."),
-        _true("birth_date_plausible", "birth_date_plausible", B,
-              f"Birth dates lie between {settings.earliest_birth_date.isoformat()} and the "
-              f"snapshot day (at least {_percent(settings.birth_date_plausible_min_share)}).",
-              settings.birth_date_plausible_min_share),
-        _true("desa_code_known", "desa_code_known", B,
-              "Registered desa codes exist in the reference table (at least "
-              f"{_percent(settings.desa_code_known_min_share)}).",
-              settings.desa_code_known_min_share),
-        _true("domicile_desa_code_known", "domicile_desa_code_known", B,
-              "Domicile desa codes exist in the reference table (at least "
-              f"{_percent(settings.desa_code_known_min_share)}).",
-              settings.desa_code_known_min_share),
-        _true("in_some_source", "in_some_source", B, "Every resident is held by a source."),
-        _between("source_rows", "source_rows", 1, None, B,
-                 "Every resident stands on at least one source row."),
+        in_set("sex_code", "sex", SEXES, B, "Sex is M or F."),
+        is_true("birth_date_plausible", "birth_date_plausible", B,
+                f"Birth dates lie between {settings.earliest_birth_date.isoformat()} and the "
+                f"snapshot day (at least {percent(settings.birth_date_plausible_min_share)}).",
+                settings.birth_date_plausible_min_share),
+        is_true("desa_code_known", "desa_code_known", B,
+                "Registered desa codes exist in the reference table (at least "
+                f"{percent(settings.desa_code_known_min_share)}).",
+                settings.desa_code_known_min_share),
+        is_true("domicile_desa_code_known", "domicile_desa_code_known", B,
+                "Domicile desa codes exist in the reference table (at least "
+                f"{percent(settings.desa_code_known_min_share)}).",
+                settings.desa_code_known_min_share),
+        is_true("in_some_source", "in_some_source", B, "Every resident is held by a source."),
+        between("source_rows", "source_rows", 1, None, B,
+                "Every resident stands on at least one source row."),
     ]  # fmt: skip
     if linked_resident_ids is not None:
         linked = pd.Index(pd.Series(linked_resident_ids).dropna().unique())
         data["has_links"] = rows["resident_id"].isin(linked).to_numpy()
         rules.append(
-            _true("has_links", "has_links", B,
-                  "Every resident appears in resident_link (traceable to source rows).")
+            is_true("has_links", "has_links", B,
+                    "Every resident appears in resident_link (traceable to source rows).")
         )  # fmt: skip
     return SuiteSpec("resident", data, tuple(rules), {"rows": len(rows)})
 
@@ -320,7 +246,7 @@ def resident_link_suite(
     data = pd.DataFrame(
         {
             "resident_id_present": ids.notna().to_numpy(),
-            "resident_known": _boolean(ids.isin(known).fillna(False), ids.notna()),
+            "resident_known": boolean(ids.isin(known).fillna(False), ids.notna()),
             "row_key_unique": ~rows.duplicated(["source_file", "source_row"], keep=False),
             "source": rows["source"].astype("string"),
             "link_method": rows["link_method"].astype("string"),
@@ -329,16 +255,16 @@ def resident_link_suite(
     )
     B = Severity.BLOCKING
     rules = (
-        _true("resident_id_not_null", "resident_id_present", B,
-              "Every loaded source row belongs to a resident."),
-        _true("resident_known", "resident_known", B,
-              "Every link points to a resident of the resident table (set membership)."),
-        _true("row_key_unique", "row_key_unique", B,
-              "Each (source_file, source_row) is linked once."),
-        _in_set("source", "source", SOURCES, B, "Source is dukcapil, kpu or bps."),
-        _in_set("link_method", "link_method", methods, B,
-                "Link method is one of " + ", ".join(methods) + "."),
-        _between("link_score", "link_score", 0, 100, B, "Link scores lie between 0 and 100."),
+        is_true("resident_id_not_null", "resident_id_present", B,
+                "Every loaded source row belongs to a resident."),
+        is_true("resident_known", "resident_known", B,
+                "Every link points to a resident of the resident table (set membership)."),
+        is_true("row_key_unique", "row_key_unique", B,
+                "Each (source_file, source_row) is linked once."),
+        in_set("source", "source", SOURCES, B, "Source is dukcapil, kpu or bps."),
+        in_set("link_method", "link_method", methods, B,
+               "Link method is one of " + ", ".join(methods) + "."),
+        between("link_score", "link_score", 0, 100, B, "Link scores lie between 0 and 100."),
     )  # fmt: skip
     return SuiteSpec("resident_link", data, rules, {"rows": len(rows), "residents": len(known)})
 
@@ -388,12 +314,12 @@ def coverage_suite(
     )
     W = Severity.WARNING
     rules = (
-        _between("kpu_per_dukcapil_adult", "kpu_per_dukcapil_adult", kpu.min, kpu.max, W,
-                 f"KPU voters per living Disdukcapil adult ({settings.voting_age}+) lie between "
-                 f"{kpu.min:g} and {kpu.max:g} in {_percent(share)} of {judged}.", share),
-        _between("bps_per_dukcapil", "bps_per_dukcapil", bps.min, bps.max, W,
-                 f"BPS persons per living Disdukcapil person lie between {bps.min:g} and "
-                 f"{bps.max:g} in {_percent(share)} of {judged}.", share),
+        between("kpu_per_dukcapil_adult", "kpu_per_dukcapil_adult", kpu.min, kpu.max, W,
+                f"KPU voters per living Disdukcapil adult ({settings.voting_age}+) lie between "
+                f"{kpu.min:g} and {kpu.max:g} in {percent(share)} of {judged}.", share),
+        between("bps_per_dukcapil", "bps_per_dukcapil", bps.min, bps.max, W,
+                f"BPS persons per living Disdukcapil person lie between {bps.min:g} and "
+                f"{bps.max:g} in {percent(share)} of {judged}.", share),
     )  # fmt: skip
     notes = {
         "kecamatan": len(frame),

@@ -23,7 +23,8 @@ from connectors.landing.folder import (
 from connectors.redaction import url_for_display, url_secrets
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
-from connectors.warehouse.engine import DEFAULT_WAREHOUSE, Warehouse, default_url
+from connectors.warehouse.connection import DEFAULT_WAREHOUSE, default_url
+from connectors.warehouse.engine import Warehouse
 
 DEFAULT_LANDING = Path("data") / "demo" / "landing"
 #: Where a run reads the warehouse URL from (the resource is configured with its name).

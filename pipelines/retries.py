@@ -7,8 +7,8 @@ names the error's type and the code that raised it, not the error's message, whi
 personal data; rerun the step in a debugger on the restricted data to see more.
 
 A connection the database server refused (a role that does not exist, a wrong password, a
-database that does not exist: ``connectors.warehouse.engine.refused``) is not transient either: it
-fails at once with the server's reason, which names no data.
+database that does not exist: ``connectors.warehouse.connection.refused``) is not transient
+either: it fails at once with the server's reason, which names no data.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import dagster as dg
 import sqlalchemy as sa
 
-from connectors.warehouse.engine import WarehouseConnectionError, refused
+from connectors.warehouse.connection import WarehouseConnectionError, refused
 
 TRANSIENT = dg.RetryPolicy(
     max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS

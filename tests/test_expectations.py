@@ -20,10 +20,10 @@ import pytest
 
 from connectors.agencies import standardise_folder
 from expectations.nik import date_matches, encoded_differences, region_known, structure_ok
+from expectations.rules import SuiteSpec
 from expectations.runner import SuiteResult, run_suites
 from expectations.settings import QualitySettings, Range, load_settings
 from expectations.suites import (
-    SuiteSpec,
     all_suites,
     coverage_frame,
     coverage_suite,
@@ -107,7 +107,7 @@ def test_results_carry_counts_severity_and_data_docs(clean_results, docs_dir):
 
 
 def _small_suite(name: str) -> SuiteSpec:
-    from expectations.suites import Rule, Severity
+    from expectations.rules import Rule, Severity
 
     rule = Rule(
         "code_known",
@@ -335,7 +335,7 @@ def canary_result(data, docs_dir) -> SuiteResult:
     """A suite that does validate raw NIKs and fails on every one of them: the result format
     alone must keep them out of results and Data Docs."""
     records = data["records"]
-    from expectations.suites import Rule, Severity
+    from expectations.rules import Rule, Severity
 
     spec = SuiteSpec(
         "canary_raw_identifiers",

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from conftest import postgres_database
 
-from connectors.warehouse.engine import Staged, Warehouse
+from connectors.warehouse.bulk import Staged
+from connectors.warehouse.engine import Warehouse
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from connectors.warehouse.engine import Warehouse, WarehouseConnectionError, engine_url, refused
+from connectors.warehouse.connection import WarehouseConnectionError, engine_url, refused
+from connectors.warehouse.engine import Warehouse
 from pipelines.cli import main
 from pipelines.resources import warehouse_resource
 from pipelines.retries import TRANSIENT, transient_only

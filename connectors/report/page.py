@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import urllib.parse
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -130,61 +131,87 @@ def build_report(store: Warehouse, out: Path, region: str | None = None) -> Path
     """Write ``report.html`` and CSV exports into ``out``; returns the HTML path."""
     out.mkdir(parents=True, exist_ok=True)
     store.create_tables()
+    frames = _read_frames(store, region)
+    kinds = _kinds(frames.findings)
+    per_kec = _per_kecamatan(frames.findings, kinds)
+    _write_exports(frames, per_kec, out)
+    path = out / "report.html"
+    path.write_text(_page(frames, kinds, per_kec, out), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """What the report shows, read from the warehouse; counts as whole numbers
+    (``_whole_numbers``), findings most serious first."""
+
+    audit: pd.DataFrame
+    stale: pd.DataFrame
+    findings: pd.DataFrame
+    coverage: pd.DataFrame
+    latest_runs: pd.DataFrame
+    linked: pd.DataFrame
+
+
+def _read_frames(store: Warehouse, region: str | None) -> _Frames:
     tables = report_tables(store, region)
     findings = _by_severity(tables.findings)
-    linked = tables.link_scores
-    scores = linked["link_score"].to_numpy(dtype=float)
     audit, stale, findings, coverage, latest_runs = (
         _whole_numbers(frame)
         for frame in (tables.audit, tables.stale, findings, tables.coverage, tables.verdicts)
     )
+    return _Frames(audit, stale, findings, coverage, latest_runs, tables.link_scores)
 
-    kinds = _kinds(findings)
-    by_kind = findings["kind"].value_counts().reindex(kinds, fill_value=0)
-    per_kec = (
+
+def _per_kecamatan(findings: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
+    """Findings counted per kecamatan (``unknown`` where none is known) and kind."""
+    if not len(findings):
+        return pd.DataFrame({"kec_code": []})
+    return (
         findings.assign(kec_code=findings["kec_code"].fillna("unknown"))
         .groupby(["kec_code", "kind"])
         .size()
         .unstack(fill_value=0)
         .reindex(columns=[k for k in kinds if k in set(findings["kind"])])
         .reset_index()
-        if len(findings)
-        else pd.DataFrame({"kec_code": []})
     )
-    combos = {
-        "in all three": "in_all_three",
-        "only civil registry": "only_dukcapil",
-        "only voter list": "only_kpu",
-        "only BPS": "only_bps",
-        "registry + voter list": "dukcapil_and_kpu_only",
-        "registry + BPS": "dukcapil_and_bps_only",
-        "voter list + BPS": "kpu_and_bps_only",
-    }
-    coverage_totals = [float(coverage[c].sum()) if len(coverage) else 0.0 for c in combos.values()]
-    edges = np.linspace(0.5, 1.0, 26)
-    counts, _ = np.histogram(np.clip(scores, 0.5, 1.0)[scores >= 0.5], bins=edges)
 
-    write_csv(audit, out / "load_audit.csv")
-    write_csv(stale, out / "stale_sources.csv")
-    write_csv(findings, out / "discrepancy.csv")
+
+def _write_exports(frames: _Frames, per_kec: pd.DataFrame, out: Path) -> None:
+    write_csv(frames.audit, out / "load_audit.csv")
+    write_csv(frames.stale, out / "stale_sources.csv")
+    write_csv(frames.findings, out / "discrepancy.csv")
     write_csv(per_kec, out / "discrepancy_by_kecamatan.csv")
-    write_csv(coverage, out / "coverage_by_kecamatan.csv")
-    write_csv(latest_runs, out / "quality.csv")
+    write_csv(frames.coverage, out / "coverage_by_kecamatan.csv")
+    write_csv(frames.latest_runs, out / "quality.csv")
 
-    quality_rows = latest_runs.assign(
-        data_docs=latest_runs["data_docs"].map(lambda page: _docs_link(page, out))
-    )
-    quality_html = _table(quality_rows[["region", "suite", "status", "rows", "failed_blocking",
-                                        "warnings"]])  # fmt: skip
-    docs_links = "".join(
-        f'<li><a href="{escape(row.data_docs)}">Data Docs ({escape(row.region)}, '
-        f"{escape(row.suite)})</a></li>"
-        for row in quality_rows.itertuples()
-        if row.data_docs
+
+#: The coverage chart's bars: the sources that hold a living resident, and the column of the
+#: coverage table that counts them.
+_COVERAGE_COMBOS = {
+    "in all three": "in_all_three",
+    "only civil registry": "only_dukcapil",
+    "only voter list": "only_kpu",
+    "only BPS": "only_bps",
+    "registry + voter list": "dukcapil_and_kpu_only",
+    "registry + BPS": "dukcapil_and_bps_only",
+    "voter list + BPS": "kpu_and_bps_only",
+}
+
+
+def _page(frames: _Frames, kinds: list[str], per_kec: pd.DataFrame, out: Path) -> str:
+    """The report's HTML page, written into ``out``."""
+    audit, stale, findings, coverage = frames.audit, frames.stale, frames.findings, frames.coverage
+    by_kind = findings["kind"].value_counts().reindex(kinds, fill_value=0)
+    coverage_totals = [
+        float(coverage[c].sum()) if len(coverage) else 0.0 for c in _COVERAGE_COMBOS.values()
+    ]
+    coverage_chart = bar_chart(
+        "Living residents by the sources that hold them", list(_COVERAGE_COMBOS), coverage_totals
     )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     regions = ", ".join(sorted(set(audit["region"]))) or "none"
-    html = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>padu audit report</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
@@ -204,30 +231,49 @@ its current snapshot) stays on the snapshot it had; its residents are as of that
 <h2>Load accounting per file</h2>
 {_table(audit)}
 <h2>Data quality</h2>
-{quality_html}<ul>{docs_links}</ul>
+{_quality_html(frames.latest_runs, out)}
 <h2>Discrepancies</h2>
 {bar_chart("Findings per kind", list(by_kind.index), [float(v) for v in by_kind.values])}
 <h3>Per kecamatan</h3>
 {_table(per_kec)}
 {_findings_html(findings, kinds)}
 <h2>Coverage between the sources</h2>
-{bar_chart("Living residents by the sources that hold them", list(combos), coverage_totals)}
+{coverage_chart}
 {_table(coverage)}
 <h2>Match scores</h2>
-{
-        histogram(
-            "Match probability of each row's strongest link",
-            list(edges),
-            counts.tolist(),
-            below=int((scores < 0.5).sum()),
-        )
-    }
-<p class="note">{_scores_note(linked)}</p>
+{_scores_chart(frames.linked)}
+<p class="note">{_scores_note(frames.linked)}</p>
 </body></html>
 """
-    path = out / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+
+
+def _quality_html(latest_runs: pd.DataFrame, out: Path) -> str:
+    """The latest verdict of each suite and the links to their Data Docs pages."""
+    quality_rows = latest_runs.assign(
+        data_docs=latest_runs["data_docs"].map(lambda page: _docs_link(page, out))
+    )
+    quality_html = _table(quality_rows[["region", "suite", "status", "rows", "failed_blocking",
+                                        "warnings"]])  # fmt: skip
+    docs_links = "".join(
+        f'<li><a href="{escape(row.data_docs)}">Data Docs ({escape(row.region)}, '
+        f"{escape(row.suite)})</a></li>"
+        for row in quality_rows.itertuples()
+        if row.data_docs
+    )
+    return f"{quality_html}<ul>{docs_links}</ul>"
+
+
+def _scores_chart(linked: pd.DataFrame) -> str:
+    """The histogram of each linked row's strongest match score, from 0.5 up."""
+    scores = linked["link_score"].to_numpy(dtype=float)
+    edges = np.linspace(0.5, 1.0, 26)
+    counts, _ = np.histogram(np.clip(scores, 0.5, 1.0)[scores >= 0.5], bins=edges)
+    return histogram(
+        "Match probability of each row's strongest link",
+        list(edges),
+        counts.tolist(),
+        below=int((scores < 0.5).sum()),
+    )
 
 
 def _kinds(findings: pd.DataFrame) -> list[str]:

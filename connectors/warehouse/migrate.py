@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 import connectors.warehouse.migrations  # also registers Alembic's implementation for DuckDB
 from connectors.warehouse import locks
+from connectors.warehouse.connection import connect, engine_url
 
 MIGRATIONS = Path(connectors.warehouse.migrations.__file__).parent
 INITIAL = "0001"
@@ -134,8 +135,6 @@ def _missing_duckdb_file(url: str) -> bool:
 
 @contextmanager
 def _connect(url: str) -> Iterator[sa.Connection]:
-    from connectors.warehouse.engine import connect, engine_url  # which imports this module
-
     url = engine_url(url)
     parsed = sa.engine.make_url(url)
     turn: AbstractContextManager[None] = nullcontext()

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from connectors.warehouse.engine import Warehouse, connect
+from connectors.warehouse.connection import connect
+from connectors.warehouse.engine import Warehouse
 
 
 class RegionBusyError(RuntimeError):

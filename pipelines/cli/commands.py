@@ -245,7 +245,8 @@ def rekey(new_key_file: Path, warehouse: str | None) -> None:
     PADU_PSEUDONYM_KEY_FILE or PADU_PSEUDONYM_KEY, else it is padu's own key file beside an
     embedded DuckDB warehouse. Configure the new one there afterwards; padu's own key file is
     given the new key itself."""
-    from connectors.warehouse.engine import Warehouse, default_url
+    from connectors.warehouse.connection import default_url
+    from connectors.warehouse.engine import Warehouse
     from pipelines.rekey import RekeyError
     from pipelines.rekey import rekey as run_rekey
     from pipelines.resources import SettingsError, install_own_key, key_problem, pseudonym_key

@@ -23,7 +23,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from connectors.landing.deployment import DeploymentError
     from connectors.landing.folder import MissingExtractsError
     from connectors.reference.regions import UnknownRegionError
-    from connectors.warehouse.engine import UnsupportedWarehouseError, WarehouseConnectionError
+    from connectors.warehouse.connection import UnsupportedWarehouseError, WarehouseConnectionError
     from connectors.warehouse.migrate import MigrationError
     from connectors.warehouse.region_lock import RegionBusyError
     from connectors.warehouse.review import ReviewError

@@ -43,7 +43,7 @@ def existing_warehouse(warehouse: str | None) -> str:
     empty warehouse there, and the command would report on nothing."""
     import sqlalchemy as sa
 
-    from connectors.warehouse.engine import default_url
+    from connectors.warehouse.connection import default_url
 
     url = warehouse or default_url()
     try:

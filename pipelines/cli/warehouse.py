@@ -16,7 +16,7 @@ _WAREHOUSE_HELP = "SQLAlchemy URL (default: duckdb:///data/warehouse.duckdb)."
 
 
 def _url(value: str | None) -> str:
-    from connectors.warehouse.engine import default_url
+    from connectors.warehouse.connection import default_url
 
     return value or default_url()
 

@@ -20,10 +20,12 @@ from connectors.agencies import FORMATS
 from connectors.agencies.extract import (
     ExtractError,
     FileChangedError,
+    RawExtract,
     checksum_of,
 )
 from connectors.landing import origin
 from connectors.landing.folder import ExtractFile
+from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import staging, state
 from connectors.warehouse.engine import Warehouse
@@ -111,64 +113,97 @@ def _raw_asset(source: Source) -> dg.AssetsDefinition:
         )  # fmt: skip
         if len(earlier):
             return _reuse(context, store, extract, earlier.iloc[0])
-        context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
-        try:
-            mapping = sources.mapping(kab.compact_code, source) or landing.mapping_override(source)
-            raw = FORMATS[source].read(extract.path, mapping)
-        except FileChangedError as err:
-            raise dg.Failure(str(err)) from None  # retried: the delivery may be complete then
-        except (ExtractError, OSError) as err:
-            return _refuse(context, store, extract, checksum, str(err))
-        for issue in raw.file_issues:
-            context.log.warning(f"{name}: {issue}")
-        if raw.rows_read == 0:
-            # A full snapshot with no rows would wipe the source from every resident.
-            return _refuse(
-                context, store, extract, checksum,
-                f"{name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
-                f"does not replace the current {source.value} data",
-            )  # fmt: skip
-        current = state.current_load(store, kab.kemendagri_code, source)
-        least = audit.quality().snapshot_rows_min_share
-        if current is not None and raw.rows_read < least * int(current["rows_read"]):
-            return _refuse(
-                context, store, extract, checksum,
-                f"{name} holds {raw.rows_read:,} rows, the current snapshot "
-                f"{current['source_file']} {int(current['rows_read']):,}: fewer than "
-                f"{least:.0%} of them (snapshot_rows_min_share)",
-            )  # fmt: skip
-        quarantined = len(raw.quarantined)
-        context.log.info(f"{name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined")
-        store.replace_table(staging.raw_table(source, kab), raw.rows)
-        pulled = origin.read(extract.path)
-        info = _file_info(
-            source=source.value, source_file=name, delivered_as=name,
-            path=str(extract.path.resolve()), region=kab.kemendagri_code,
-            snapshot_date=extract.snapshot, checksum=raw.checksum, encoding=raw.encoding,
-            rows_read=raw.rows_read, rows_quarantined=quarantined,
-            file_issues="; ".join(raw.file_issues) or pd.NA, new_load=True,
-            origin=pulled.origin if pulled else "folder",
-            origin_source=pulled.source if pulled else pd.NA,
-            origin_fingerprint=pulled.fingerprint if pulled else pd.NA,
-            origin_rows=pulled.rows if pulled else pd.NA,
-            origin_snapshot_at=pd.Timestamp(pulled.snapshot_at) if pulled else pd.NaT,
-            lines=raw.lines, **_NOT_REFUSED,
-        )  # fmt: skip
-        store.replace_table(staging.file_table(source, kab), info)
-        return dg.MaterializeResult(
-            metadata={
-                "file": name,
-                "snapshot_date": extract.snapshot.isoformat(),
-                "region": kab.kemendagri_code,
-                "sha256": raw.checksum,
-                "encoding": raw.encoding,
-                "rows_read": raw.rows_read,
-                "rows_quarantined": quarantined,
-                "file_issues": "; ".join(raw.file_issues) or "none",
-            }
-        )
+        return _load_new(context, store, extract, checksum, landing, sources, audit)
 
     return raw_asset
+
+
+def _load_new(
+    context: dg.AssetExecutionContext,
+    store: Warehouse,
+    extract: ExtractFile,
+    checksum: str,
+    landing: LandingFolder,
+    sources: SourcesResource,
+    audit: AuditSettings,
+) -> dg.MaterializeResult:
+    """Read a file not loaded before and stage its rows, or refuse it (unreadable, no rows,
+    far fewer rows than the current snapshot)."""
+    source, kab, name = extract.source, run_region(context), extract.path.name
+    context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
+    try:
+        mapping = sources.mapping(kab.compact_code, source) or landing.mapping_override(source)
+        raw = FORMATS[source].read(extract.path, mapping)
+    except FileChangedError as err:
+        raise dg.Failure(str(err)) from None  # retried: the delivery may be complete then
+    except (ExtractError, OSError) as err:
+        return _refuse(context, store, extract, checksum, str(err))
+    for issue in raw.file_issues:
+        context.log.warning(f"{name}: {issue}")
+    reason = _too_few_rows(store, extract, kab, raw, audit)
+    if reason is not None:
+        return _refuse(context, store, extract, checksum, reason)
+    return _stage_new(context, store, extract, raw)
+
+
+def _too_few_rows(
+    store: Warehouse, extract: ExtractFile, kab: Kabupaten, raw: RawExtract, audit: AuditSettings
+) -> str | None:
+    """Why the rows read from ``extract`` must not replace the source's current snapshot, if
+    they must not: there are none, or far fewer than the current snapshot's."""
+    name, source = extract.path.name, extract.source
+    if raw.rows_read == 0:
+        # A full snapshot with no rows would wipe the source from every resident.
+        return (
+            f"{name}: {'; '.join(raw.file_issues)}; a snapshot without rows "
+            f"does not replace the current {source.value} data"
+        )
+    current = state.current_load(store, kab.kemendagri_code, source)
+    least = audit.quality().snapshot_rows_min_share
+    if current is not None and raw.rows_read < least * int(current["rows_read"]):
+        return (
+            f"{name} holds {raw.rows_read:,} rows, the current snapshot "
+            f"{current['source_file']} {int(current['rows_read']):,}: fewer than "
+            f"{least:.0%} of them (snapshot_rows_min_share)"
+        )
+    return None
+
+
+def _stage_new(
+    context: dg.AssetExecutionContext, store: Warehouse, extract: ExtractFile, raw: RawExtract
+) -> dg.MaterializeResult:
+    """Stage the rows read from a newly loaded file and its file row."""
+    source, kab, name = extract.source, run_region(context), extract.path.name
+    quarantined = len(raw.quarantined)
+    context.log.info(f"{name}: {raw.rows_read:,} rows read, {quarantined:,} quarantined")
+    store.replace_table(staging.raw_table(source, kab), raw.rows)
+    pulled = origin.read(extract.path)
+    info = _file_info(
+        source=source.value, source_file=name, delivered_as=name,
+        path=str(extract.path.resolve()), region=kab.kemendagri_code,
+        snapshot_date=extract.snapshot, checksum=raw.checksum, encoding=raw.encoding,
+        rows_read=raw.rows_read, rows_quarantined=quarantined,
+        file_issues="; ".join(raw.file_issues) or pd.NA, new_load=True,
+        origin=pulled.origin if pulled else "folder",
+        origin_source=pulled.source if pulled else pd.NA,
+        origin_fingerprint=pulled.fingerprint if pulled else pd.NA,
+        origin_rows=pulled.rows if pulled else pd.NA,
+        origin_snapshot_at=pd.Timestamp(pulled.snapshot_at) if pulled else pd.NaT,
+        lines=raw.lines, **_NOT_REFUSED,
+    )  # fmt: skip
+    store.replace_table(staging.file_table(source, kab), info)
+    return dg.MaterializeResult(
+        metadata={
+            "file": name,
+            "snapshot_date": extract.snapshot.isoformat(),
+            "region": kab.kemendagri_code,
+            "sha256": raw.checksum,
+            "encoding": raw.encoding,
+            "rows_read": raw.rows_read,
+            "rows_quarantined": quarantined,
+            "file_issues": "; ".join(raw.file_issues) or "none",
+        }
+    )
 
 
 def _reuse(

@@ -6,7 +6,7 @@ import pandas as pd
 from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import staging, state
-from connectors.warehouse.engine import Rows, Staged
+from connectors.warehouse.bulk import Rows, Staged
 from connectors.warehouse.tables import (
     discrepancy,
     load_audit,

@@ -19,7 +19,7 @@ def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url")
     if url:
         return url
-    from connectors.warehouse.engine import default_url
+    from connectors.warehouse.connection import default_url
 
     return default_url()
 
