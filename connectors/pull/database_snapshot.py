@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from connectors.pull.database_plan import PullError, _check_columns, _Plan
 from connectors.redaction import scrub
-from connectors.warehouse.engine import engine_url
+from connectors.warehouse.connection import engine_url
 
 _MYSQL = ("mysql", "mariadb")
 _SUPPORTED = ("postgresql", *_MYSQL)
