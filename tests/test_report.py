@@ -76,11 +76,11 @@ def report(tmp_path_factory):
     path = build_report(store, base / "out")
     findings = store.read_table("discrepancy")
     store.dispose()
-    return path, findings
+    return path, findings, url
 
 
 def test_exports_hold_every_finding_with_its_source_rows(report):
-    path, findings = report
+    path, findings, _ = report
     exported = pd.read_csv(path.parent / "discrepancy.csv")
     assert len(exported) == len(findings) > 0
     assert exported["source_rows"].str.contains(r"\.csv:\d+").all()
@@ -96,7 +96,7 @@ def test_exports_hold_every_finding_with_its_source_rows(report):
 def test_each_verdict_links_its_own_data_docs_page(report):
     """Every suite's verdict names the page of its own validation in the run, and the report
     links those pages by relative paths."""
-    path, _ = report
+    path, *_ = report
     quality = pd.read_csv(path.parent / "quality.csv")
     pages = [Path(page) for page in quality["data_docs"]]
     assert len(set(pages)) == len(quality) == 6
@@ -110,7 +110,7 @@ def test_each_verdict_links_its_own_data_docs_page(report):
 
 
 def test_page_renders_with_its_charts_in_headless_chromium(report, tmp_path):
-    path, _ = report
+    path, *_ = report
     result = subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -127,7 +127,7 @@ def test_page_renders_with_its_charts_in_headless_chromium(report, tmp_path):
 def test_no_identifier_in_the_report(report):
     import re
 
-    path, _ = report
+    path, *_ = report
     landing = path.parent.parent / "landing"
     raw = pd.read_csv(next(landing.glob("dukcapil_*.csv")), sep="|", dtype=str)
     identifiers = set(raw["NIK"]) | set(raw["NO_KK"])
@@ -146,7 +146,7 @@ def test_findings_are_listed_per_kind_most_serious_first(report):
     """Each kind of finding has its own heading with its count and its own first rows, in
     the order of seriousness (KINDS), so the voter findings are not buried under hundreds of
     BPS rows."""
-    path, findings = report
+    path, findings, _ = report
     html = path.read_text(encoding="utf-8")
     counts = findings["kind"].value_counts()
     sections = re.findall(
@@ -171,7 +171,7 @@ def test_findings_are_listed_per_kind_most_serious_first(report):
 def test_counts_print_as_whole_numbers(report):
     """Counts the database sums as floats (coverage per kecamatan) print as integers, in the
     page and in the CSVs."""
-    path, _ = report
+    path, *_ = report
     html = path.read_text(encoding="utf-8")
     assert not re.search(r"<td>[\d,]+\.0+</td>", html)
     coverage = pd.read_csv(path.parent / "coverage_by_kecamatan.csv", dtype=str)
@@ -216,7 +216,7 @@ def test_the_score_note_says_what_joined_the_rows_below_the_match_level():
 def test_wide_tables_scroll_and_chart_labels_fit_in_chromium(report, tmp_path):
     """In a real browser: the page is no wider than the window (wide tables scroll inside
     their own box instead of being cut off), and every chart label lies inside its chart."""
-    path, _ = report
+    path, *_ = report
     found = _probe(
         path,
         """
@@ -255,7 +255,7 @@ def test_data_docs_render_offline_in_chromium(report, tmp_path):
     """With no network, the Data Docs index lists the run's validations (its table is built by
     bootstrap-table, a script the site now holds), and the pages' styles load from local
     files in the site; no page asks a CDN for anything."""
-    path, _ = report
+    path, *_ = report
     quality = pd.read_csv(path.parent / "quality.csv")
     page = Path(quality["data_docs"].iloc[0])
     docs = _docs_root(page)
@@ -308,3 +308,15 @@ def test_commands_that_read_a_warehouse_refuse_one_that_does_not_exist(
     assert result.exit_code != 0
     assert f"no warehouse at {missing}" in result.output
     assert not (tmp_path / "nowhere").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spelling", ["6309", "63.09"])
+def test_a_region_is_found_whichever_way_its_code_is_written(report, tmp_path, spelling):
+    *_, url = report
+    out = tmp_path / spelling
+    result = CliRunner().invoke(
+        main, ["report", "--warehouse", url, "--region", spelling, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    exported = pd.read_csv(out / "discrepancy.csv", dtype={"region": "string"})
+    assert len(exported) > 0 and set(exported["region"]) == {"63.09"}
