@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import postgres_database
 
+from connectors.reference.regions import kabupaten, places_of
 from connectors.warehouse.bulk import Staged
 from connectors.warehouse.engine import Warehouse
 
@@ -110,7 +111,8 @@ def test_statistician_views(warehouse):
          "details": ["x"], "reference_date": pd.to_datetime(["2026-11-01"]),
          "region": ["63.09"], "run_id": ["run-1"]}
     )  # fmt: skip
-    warehouse.publish("63.09", {"resident": residents, "discrepancy": findings})
+    places = places_of(kabupaten("6309")).assign(region="63.09")
+    warehouse.publish("63.09", {"resident": residents, "discrepancy": findings, "place": places})
     population = warehouse.query(
         "SELECT age_group, residents, in_kpu FROM v_population_by_desa ORDER BY age_group"
     )
@@ -134,9 +136,20 @@ def test_statistician_views(warehouse):
     for view in ("v_population_by_desa", "v_coverage_by_kecamatan",
                  "v_voter_list_quality_by_kecamatan"):  # fmt: skip
         frame = warehouse.query(f"SELECT * FROM {view}")
-        counts = frame.drop(columns=["region", "desa_code", "kec_code", "sex", "age_group"],
-                            errors="ignore")  # fmt: skip
+        codes = ["region", "desa_code", "desa_name", "kec_code", "kec_name", "sex", "age_group"]
+        counts = frame.drop(columns=codes, errors="ignore")
         assert all(pd.api.types.is_integer_dtype(t) for t in counts.dtypes), (view, counts.dtypes)
+        # Codes come with the names of the region reference.
+        kec = places.set_index("code")["name"]
+        assert (frame["kec_name"] == frame["kec_code"].map(kec)).all(), view
+        assert frame["kec_name"].notna().all(), view
+    desa = warehouse.query("SELECT DISTINCT desa_code, desa_name FROM v_population_by_desa")
+    assert desa.to_dict("records") == [
+        {
+            "desa_code": "63.09.01.2001",
+            "desa_name": places.set_index("code")["name"]["63.09.01.2001"],
+        }
+    ]
 
 
 def _every_column(residents: pd.DataFrame) -> pd.DataFrame:

@@ -121,6 +121,20 @@ def desa_of(kab: Kabupaten) -> pd.DataFrame:
     return merged[columns].sort_values("desa_code").reset_index(drop=True)
 
 
+def places_of(kab: Kabupaten) -> pd.DataFrame:
+    """The kecamatan and desa of a kab/kota with their names: ``code``, ``level``
+    (``kecamatan`` or ``desa``), ``name``, ``kec_code`` (a kecamatan's is its own code)."""
+    desa = desa_of(kab)
+    kec = desa[["kec_code", "kec_name"]].drop_duplicates("kec_code")
+    frames = [
+        pd.DataFrame({"code": kec["kec_code"], "level": "kecamatan", "name": kec["kec_name"],
+                      "kec_code": kec["kec_code"]}),
+        pd.DataFrame({"code": desa["desa_code"], "level": "desa", "name": desa["desa_name"],
+                      "kec_code": desa["kec_code"]}),
+    ]  # fmt: skip
+    return pd.concat(frames, ignore_index=True).astype("string")
+
+
 @lru_cache(maxsize=1)
 def bps_to_kemendagri() -> dict[str, str]:
     """BPS code (any level) -> Kemendagri code, for every region with a usable mapping."""

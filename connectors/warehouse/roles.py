@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from connectors.warehouse.tables import (
     RESTRICTED,
     metadata,
+    place,
     quality_result,
     resident,
     resident_history,
@@ -34,7 +35,7 @@ AUDITOR = "padu_auditor"
 ENGINEER = "padu_engineer"
 ROLES = (STATISTICIAN, AUDITOR, ENGINEER)
 #: What a statistician may read besides the views: pseudonymised tables without lineage.
-STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name)
+STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name, place.name)
 
 
 class RoleError(RuntimeError):

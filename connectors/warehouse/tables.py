@@ -194,6 +194,19 @@ refused_file = sa.Table(
     "the current snapshot), while the run published with the source's current snapshot.",
 )
 
+place = sa.Table(
+    "place",
+    metadata,
+    sa.Column("region", sa.String, nullable=False, primary_key=True),
+    sa.Column("code", sa.String, nullable=False, primary_key=True,
+              comment="Kemendagri code of the kecamatan (63.09.01) or desa (63.09.01.2001)"),
+    sa.Column("level", sa.String, nullable=False, comment="kecamatan or desa"),
+    sa.Column("name", sa.String, nullable=False, comment="the name in the region reference"),
+    sa.Column("kec_code", sa.String, nullable=False, comment="the kecamatan it is in (itself)"),
+    comment="Replaced per region: the names of the region's kecamatan and desa, from padu's "
+    "region reference, for the statisticians' views.",
+)  # fmt: skip
+
 review_queue = sa.Table(
     "review_queue",
     metadata,
@@ -286,10 +299,10 @@ quality_result = sa.Table(
 
 PUBLISHED = (
     resident, resident_link, quarantine, quarantine_line, load_audit, review_queue,
-    resident_history, discrepancy, source_record, source_change, run_audit, refused_file,
+    resident_history, discrepancy, source_record, source_change, run_audit, refused_file, place,
 )  # fmt: skip
 #: Published tables a run replaces its region's rows of; the others keep history and are
 #: added to (rows of a file are written once, when the file is first loaded).
-REPLACED = frozenset({"resident", "resident_link", "review_queue", "discrepancy"})
+REPLACED = frozenset({"resident", "resident_link", "review_queue", "discrepancy", "place"})
 #: Tables holding the rows of one loaded file (written when the file is first loaded).
 PER_FILE = ("load_audit", "restricted.source_record", "quarantine", "restricted.quarantine_line")

@@ -9,7 +9,8 @@
   attributes (which ones, not their values).
 
 Ages are completed years on the day the view is read. The desa and kecamatan are the
-registered ones (civil registry, else voter list), else where BPS found the person.
+registered ones (civil registry, else voter list), else where BPS found the person; their
+names come from the region reference (table ``place``), empty for a code it does not know.
 """
 
 from __future__ import annotations
@@ -40,8 +41,14 @@ def _flag(column: str) -> str:
 
 POPULATION_BY_DESA = f"""
 CREATE OR REPLACE VIEW v_population_by_desa AS
+WITH placed AS (
+    SELECT r.*, COALESCE(r.desa_code, r.domicile_desa_code) AS place_code FROM resident r
+)
 SELECT r.region,
-       COALESCE(r.desa_code, r.domicile_desa_code) AS desa_code,
+       r.place_code AS desa_code,
+       d.name AS desa_name,
+       d.kec_code,
+       k.name AS kec_name,
        r.sex,
        CASE WHEN r.birth_date IS NULL THEN 'unknown'
 {_GROUPS}
@@ -50,15 +57,22 @@ SELECT r.region,
        {_flag("in_dukcapil")} AS in_dukcapil,
        {_flag("in_kpu")} AS in_kpu,
        {_flag("in_bps")} AS in_bps
-FROM resident r
+FROM placed r
+LEFT JOIN place d ON d.region = r.region AND d.code = r.place_code
+LEFT JOIN place k ON k.region = r.region AND k.code = d.kec_code
 WHERE r.alive IS NULL OR r.alive
-GROUP BY 1, 2, 3, 4
+GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
 COVERAGE_BY_KECAMATAN = f"""
 CREATE OR REPLACE VIEW v_coverage_by_kecamatan AS
+WITH placed AS (
+    SELECT r.*, COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS place_code
+    FROM resident r
+)
 SELECT r.region,
-       COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS kec_code,
+       r.place_code AS kec_code,
+       k.name AS kec_name,
        COUNT(*) AS residents,
        {_count("r.in_dukcapil AND r.in_kpu AND r.in_bps")} AS in_all_three,
        {_count("r.sources = 'dukcapil'")} AS only_dukcapil,
@@ -70,9 +84,10 @@ SELECT r.region,
        {_flag("in_dukcapil")} AS in_dukcapil,
        {_flag("in_kpu")} AS in_kpu,
        {_flag("in_bps")} AS in_bps
-FROM resident r
+FROM placed r
+LEFT JOIN place k ON k.region = r.region AND k.code = r.place_code
 WHERE r.alive IS NULL OR r.alive
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 """
 
 VOTER_KINDS = (
@@ -89,12 +104,13 @@ WITH places AS (
            COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8)) AS kec_code
     FROM resident r
 )
-SELECT p.region, p.kec_code,
+SELECT p.region, p.kec_code, k.name AS kec_name,
        COUNT(DISTINCT CASE WHEN p.in_kpu THEN p.resident_id END) AS voters,
 {_FINDINGS}
 FROM places p
 LEFT JOIN discrepancy d ON d.resident_id = p.resident_id AND d.region = p.region
-GROUP BY 1, 2
+LEFT JOIN place k ON k.region = p.region AND k.code = p.kec_code
+GROUP BY 1, 2, 3
 """
 
 RESIDENT_CHANGE = """

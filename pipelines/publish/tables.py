@@ -3,13 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from connectors.reference.regions import Kabupaten
+from connectors.reference.regions import Kabupaten, places_of
 from connectors.schema import Source
 from connectors.warehouse import staging, state
 from connectors.warehouse.bulk import Rows, Staged
 from connectors.warehouse.tables import (
     discrepancy,
     load_audit,
+    place,
     quarantine,
     quarantine_line,
     refused_file,
@@ -108,7 +109,7 @@ def _quarantined(
 #: The tables ``published_tables`` writes, each an asset described by its table comment.
 _PUBLISHED_ASSETS = (
     resident, resident_link, quarantine, review_queue, resident_history, discrepancy,
-    load_audit, source_record, quarantine_line, source_change, run_audit, refused_file,
+    load_audit, source_record, quarantine_line, source_change, run_audit, refused_file, place,
 )  # fmt: skip
 
 
@@ -171,6 +172,7 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         source_record.fullname: Staged(staging.source_records_table(kab), {"region": region}),
         source_change.name: Staged(staging.changes_table(kab), of_run),
         refused_file.name: _refused(files, run_id, now),
+        place.name: places_of(kab).assign(region=region),
     }
     counts = {name.split(".")[-1]: n for name, n in store.row_counts(tables).items()}
     tables[run_audit.name] = run_row(
