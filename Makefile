@@ -34,7 +34,7 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg dev
 
 clean:
 	rm -rf data .dagster_home

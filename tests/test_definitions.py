@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,9 +51,21 @@ def test_workspace_file_validates():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dagster_asset_materialize_from_the_command_line(tmp_path):
-    import os
+def test_the_dg_project_loads_the_definitions():
+    """``make ui`` runs ``dg dev`` on the project of ``[tool.dg]``: it loads what Dagster loads."""
+    dg_cli = Path(sys.executable).with_name("dg")
+    result = subprocess.run(
+        [str(dg_cli), "list", "defs", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "VIRTUAL_ENV": str(Path(sys.executable).parents[1])},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = json.loads(result.stdout)
+    keys = {asset["asset_key"] for asset in listed["assets"]}
+    assert {"linked_residents", "resident", "place", "dukcapil_raw"} <= keys
 
+
+def test_dagster_asset_materialize_from_the_command_line(tmp_path):
     from connectors.warehouse.engine import Warehouse
     from synthetic import generate
 
