@@ -105,6 +105,7 @@ def _as_frames(store: Warehouse, region: str, tables: Mapping[str, Any]) -> dict
         source_change.name: _with_run(changes, region, run_id, source_change),
         "run_audit": tables["run_audit"],
         "refused_file": tables["refused_file"],  # a frame on both paths
+        "place": tables["place"],  # a frame on both paths
     }
 
 
@@ -157,6 +158,7 @@ def test_staged_publish_writes_what_the_frames_wrote(tmp_path, two_warehouses, m
             "load_audit",
             "run_audit",
             "refused_file",
+            "place",
         }
     runs, frames = Warehouse(url), Warehouse(reference)
     try:
