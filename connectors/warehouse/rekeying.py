@@ -7,6 +7,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.schema import COLUMNS
+from connectors.warehouse import state
 from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.tables import RESTRICTED, review_decision, source_record
 
@@ -27,11 +28,7 @@ def stored_files(store: Warehouse) -> pd.DataFrame:
 
 def keyed_records(store: Warehouse, source_file: str, region: str) -> pd.DataFrame:
     """A kept file's records with the record key stored for each, in row order."""
-    return store.query(
-        f"SELECT {', '.join(COLUMNS)}, record_key FROM {source_record.fullname} "
-        "WHERE source_file = :f AND region = :r ORDER BY source_row",
-        {"f": source_file, "r": region},
-    )
+    return state.stored_records(store, region, source_file, [*COLUMNS, "record_key"])
 
 
 def stored_niks(store: Warehouse) -> pd.Series:

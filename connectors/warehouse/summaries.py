@@ -37,7 +37,7 @@ def file_accounting(store: Warehouse, region: str) -> pd.DataFrame:
     )
 
 
-def current_files(store: Warehouse, region: str) -> pd.DataFrame:
+def current_file_counts(store: Warehouse, region: str) -> pd.DataFrame:
     """The region's current files as load_audit records them, by source."""
     return store.query(
         "SELECT source_file, rows_read, rows_loaded, rows_quarantined, run_id FROM load_audit "

@@ -16,7 +16,7 @@ from connectors.warehouse.engine import Warehouse
 def print_summary(url: str, kab: Kabupaten, result: Any, elapsed: float, echo: Any) -> bool:
     """Print the summary of a successful run; True if no blocking check failed."""
     store = Warehouse(url)
-    audit = summaries.current_files(store, kab.kemendagri_code)
+    audit = summaries.current_file_counts(store, kab.kemendagri_code)
     residents = summaries.resident_count(store, kab.kemendagri_code)
     checks = [
         e.asset_check_evaluation_data
