@@ -297,6 +297,21 @@ quality_result = sa.Table(
     comment="Append-only: each data-quality suite's verdict per run.",
 )
 
+access_log = sa.Table(
+    "access_log",
+    metadata,
+    sa.Column("accessed_at", sa.DateTime, nullable=False),
+    sa.Column("accessed_by", sa.String, nullable=False,
+              comment="the database role or signed-in user shown the fields"),
+    sa.Column("record_key", sa.String, nullable=False, index=True,
+              comment="keyed pseudonym of the record shown, never its NIK"),
+    sa.Column("region", sa.String, comment="kab/kota of the record"),
+    sa.Column("purpose", sa.String, nullable=False,
+              comment="where the fields were shown: review, resident, quality"),
+    comment="Append-only: every display of a record's personal fields (who, which record, "
+    "when), as the personal-data law expects of high-risk processing.",
+)  # fmt: skip
+
 PUBLISHED = (
     resident, resident_link, quarantine, quarantine_line, load_audit, review_queue,
     resident_history, discrepancy, source_record, source_change, run_audit, refused_file, place,
