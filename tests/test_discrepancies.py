@@ -149,6 +149,131 @@ def test_voter_duplicate_needs_two_rows_of_the_same_person():
     assert "voter_duplicate" not in kinds(merged) and "nik_conflict" in kinds(merged)
 
 
+NIK_D = "6309014507920004"  # a woman born 05-07-1992
+NIK_R = "6309010101800003"  # a man born 01-01-1980
+
+
+def _duplicate_details(rows: list[dict]) -> str:
+    found = find(rows)
+    duplicates = found[found["kind"] == "voter_duplicate"]
+    assert len(duplicates) == 1, found
+    return str(duplicates["details"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("registered", "listed", "why"),
+    [
+        # A swap in a short name costs a quarter of its similarity (75 < 80).
+        ("DEWI", "DWEI", "names 'DEWI' / 'DWEI' (transposition)"),
+        ("SITI AMINAH", "STII AMINAH", "names 'SITI AMINAH' / 'STII AMINAH' (transposition)"),
+        # A dropped middle word and a swap in another (similarity 71).
+        ("MUHAMMAD RIZKY PRATAMA", "MUHAMAD RZIKY",
+         "names 'MUHAMMAD RIZKY PRATAMA' / 'MUHAMMAD RZIKY' (dropped word + transposition)"),
+        ("MUHAMMAD RIZKY PRATAMA", "MUHAMAD PRATMA",
+         "names 'MUHAMMAD RIZKY PRATAMA' / 'MUHAMMAD PRATMA' (dropped word + typo)"),
+    ],
+)  # fmt: skip
+def test_voter_duplicate_same_nik_another_name(registered, listed, why):
+    nik, birth, sex = (NIK_D, "1992-07-05", "F") if registered == "DEWI" else (
+        NIK_R, "1980-01-01", "M")  # fmt: skip
+    if registered.startswith("SITI"):
+        nik, birth, sex = NIK_F, "1990-05-04", "F"
+    rows = [
+        row("a", "dukcapil", 1, registered, nik, birth, sex),
+        row("a", "kpu", 1, registered, nik, birth, sex),
+        row("a", "kpu", 2, listed, nik, birth, sex, tps="002"),
+    ]
+    details = _duplicate_details(rows)
+    assert "class: same NIK, another name" in details and why in details
+    assert "same family card, same birth date" in details
+    assert nik not in details and KK not in details
+    # Without the civil-registry row the two voter rows are still one person listed twice.
+    assert "class: same NIK, another name" in _duplicate_details(rows[1:])
+
+
+def test_voter_duplicate_identical_except_the_address():
+    details = _duplicate_details(
+        [
+            row("a", "dukcapil", 1, "BUDI SANTOSO", NIK_M, "1985-12-31", "M"),
+            row("a", "kpu", 1, "BUDI SANTOSO", NIK_M, "1985-12-31", "M", tps="001",
+                address="JL. MAWAR 3"),
+            row("a", "kpu", 2, "BUDI SANTOSO", NIK_M, "1985-12-31", "M", tps="004",
+                desa_code="63.09.01.2012", address="JL. MELATI"),
+        ]
+    )  # fmt: skip
+    assert "class: identical except the address — desa 63.09.01.2001 / 63.09.01.2012" in details
+    assert "TPS 001 / 004" in details and "street address differs" in details
+    assert "MAWAR" not in details and "MELATI" not in details  # no street address shown
+
+
+def test_voter_duplicate_similar_identity():
+    details = _duplicate_details(
+        [
+            row("a", "dukcapil", 1, "BUDI SANTOSO", NIK_M, "1985-12-31", "M"),
+            row("a", "kpu", 1, "BUDI SANTOSO", NIK_M, "1985-12-31", "M"),
+            row("a", "kpu", 2, "BUDI SANTOSA", "6309013112850009", "1985-12-31", "M"),
+        ]
+    )
+    assert "class: similar identity — names 'BUDI SANTOSO' / 'BUDI SANTOSA' (typo)" in details
+    assert "same birth date, NIKs differ" in details and "6309013112850009" not in details
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("BUDI SANTOSO", "GALIH PRATAMA"), ("HASAN", "HUSIN")],  # strangers; twins sharing a NIK
+)
+def test_same_nik_family_card_and_birth_date_with_another_name_is_not_enough(first, second):
+    found = find(
+        [
+            row("a", "kpu", 1, first, NIK_M, "1985-12-31", "M"),
+            row("a", "kpu", 2, second, NIK_M, "1985-12-31", "M"),
+        ]
+    )
+    assert "voter_duplicate" not in kinds(found)
+
+
+def test_voter_duplicate_found_after_linkage(tmp_path):
+    """Extract files as agencies send them, linked by the pipeline's linker: the listings
+    with another name (in another desa and TPS) join their person and are reported."""
+    from conftest import (
+        BPS_HEADER,
+        BUDI,
+        DUKCAPIL_HEADER,
+        KPU_HEADER,
+        SITI,
+        bps_row,
+        delimited,
+        dukcapil_row,
+        kpu_row,
+        write_text,
+    )  # fmt: skip
+
+    dewi = {"nik": NIK_D, "kk": "6309010101100007", "name": "DEWI", "sex": "2",
+            "dob": "05-07-1992"}  # fmt: skip
+    other = {"KELURAHAN": "BUNGIN", "TPS": "002"}
+    folder = tmp_path / "landing"
+    people = [BUDI, SITI, dewi]
+    write_text(folder / FILES["dukcapil"],
+               delimited(DUKCAPIL_HEADER, [dukcapil_row(p) for p in people], "|"))  # fmt: skip
+    voters = [kpu_row(BUDI), kpu_row(SITI, NO="2"), kpu_row(dewi, NO="3"),
+              kpu_row(SITI, NO="4", NAMA="STII AMINAH", **other),
+              kpu_row(dewi, NO="5", NAMA="DWEI", **other)]  # fmt: skip
+    write_text(folder / FILES["kpu"], delimited(KPU_HEADER, voters, ","))
+    write_text(folder / FILES["bps"], delimited(BPS_HEADER, [bps_row(BUDI)], ","))
+    records = standardise_folder(folder)
+    result = default_linker().link(records)
+    residents, ids = build_residents(records, result.clusters, KEY)
+    links = records[["source", "source_file", "source_row"]].assign(resident_id=ids.to_numpy())
+    found = find_discrepancies(records, links, residents, reference_date=SNAPSHOT)
+    duplicates = found[found["kind"] == "voter_duplicate"].sort_values("source_rows")
+    assert list(duplicates["source_rows"]) == [
+        f"{FILES['kpu']}:2;{FILES['kpu']}:4",
+        f"{FILES['kpu']}:3;{FILES['kpu']}:5",
+    ]
+    assert all("class: same NIK, another name" in d for d in duplicates["details"])
+    assert "(transposition)" in duplicates["details"].iloc[1]
+
+
 def test_voter_not_in_registry_and_bps_not_in_registry():
     found = find(
         [

@@ -15,7 +15,7 @@ _SOURCE_RANK = {"dukcapil": 0, "kpu": 1, "bps": 2}
 
 _WORK_COLUMNS = (
     "source", "source_file", "source_row", "nik", "name_norm", "sex", "birth_date",
-    "marital_status", "occupation", "alive", "desa_code",
+    "marital_status", "occupation", "alive", "desa_code", "kk", "tps", "rt", "rw", "address",
 )  # fmt: skip
 
 
