@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expectations.compiled_templates import keep_compiled
 from expectations.data_docs import localise_site
 from expectations.rules import Rule, Severity, SuiteSpec
 
@@ -143,6 +144,7 @@ def run_suites(
         ProgressBarsConfig,
     )
 
+    keep_compiled()
     specs = list(specs)
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):

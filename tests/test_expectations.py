@@ -143,6 +143,32 @@ def test_data_docs_keep_every_suite_of_every_run(tmp_path):
     assert {p.stem for p in (docs / "expectations").glob("*.html")} == {"alpha", "beta", "gamma"}
 
 
+def test_data_docs_builds_compile_the_page_templates_once_per_process(tmp_path, monkeypatch):
+    """A later build reuses the templates an earlier one compiled (every build makes new Jinja
+    environments) and renders the same page."""
+    import jinja2
+
+    docs = tmp_path / "docs"
+    (first,) = run_suites([_small_suite("alpha")], docs_dir=docs, run_name="run-one")
+    compiled: list[str] = []
+    original = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, raw=False, defer_init=False):  # type: ignore[no-untyped-def]
+        compiled.append(name)
+        return original(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    (second,) = run_suites([_small_suite("alpha")], docs_dir=tmp_path / "other", run_name="run-one")
+    assert compiled == []
+    assert first.data_docs_page is not None and second.data_docs_page is not None
+
+    def page(path: Path) -> str:  # the same page but for the times and IDs in it
+        return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d{8}T\d{6}\.\d+Z|\d{4}-\d\d-\d\d[T ][\d:.]+",
+                      "", path.read_text(encoding="utf-8"))  # fmt: skip
+
+    assert page(first.data_docs_page) == page(second.data_docs_page)
+
+
 # --- each rule fails on data broken on purpose ----------------------------------------------
 
 Frames = dict[str, pd.DataFrame]
