@@ -30,7 +30,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy connectors matching pipelines expectations synthetic
+	$(BIN)/mypy connectors matching pipelines expectations synthetic workbench
 	$(BIN)/lint-imports
 
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml

@@ -7,6 +7,7 @@ import click
 from pipelines.cli import commands
 from pipelines.cli.errors import _Padu
 from pipelines.cli.review import review
+from pipelines.cli.serve import serve
 from pipelines.cli.warehouse import warehouse
 
 
@@ -22,3 +23,5 @@ def main(debug: bool) -> None:
 for command in (commands.generate, commands.run, commands.demo, commands.report, review,
                 commands.evaluate, commands.purge, commands.rekey, warehouse):  # fmt: skip
     main.add_command(command)
+# The reviewers' and auditors' workbench (workbench/).
+main.add_command(serve)
