@@ -7,8 +7,13 @@ Three group roles (NOLOGIN; grant them to people's login roles):
 * ``padu_auditor`` also reads the lineage and the auditor's lists: every table of the public
   schema (links to source files and rows, discrepancies, quarantine reasons, load and run
   audits, review queue), and writes nothing;
+* ``padu_reviewer`` has the auditor's rights, and also reads the personal fields a clerical
+  review needs (``restricted.source_record``) and records decisions (``review_decision``);
 * ``padu_engineer`` may do everything, including reading the ``restricted`` schema, where the
   raw identifiers are.
+
+Reviewers and auditors add to ``access_log`` (every display of a record's personal fields in
+``padu serve``), which auditors and engineers read.
 
 Nobody else (PUBLIC) can use the restricted schema, nor create anything in the public schema
 (PostgreSQL before 15 lets every role create tables there, and a database upgraded from one
@@ -22,18 +27,22 @@ import sqlalchemy as sa
 
 from connectors.warehouse.tables import (
     RESTRICTED,
+    access_log,
     metadata,
     place,
     quality_result,
     resident,
     resident_history,
+    review_decision,
+    source_record,
 )
 from connectors.warehouse.views import VIEW_NAMES
 
 STATISTICIAN = "padu_statistician"
 AUDITOR = "padu_auditor"
 ENGINEER = "padu_engineer"
-ROLES = (STATISTICIAN, AUDITOR, ENGINEER)
+REVIEWER = "padu_reviewer"
+ROLES = (STATISTICIAN, AUDITOR, ENGINEER, REVIEWER)
 #: What a statistician may read besides the views: pseudonymised tables without lineage.
 STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name, place.name)
 
@@ -77,24 +86,49 @@ def grant(connection: sa.Connection) -> None:
     tables (``restricted.stg_*``), which other runs drop and re-create meanwhile, get the
     engineers' grant as they are made, from the default privileges of the connecting user."""
     views = ", ".join(VIEW_NAMES)
-    restricted = ", ".join(_restricted_tables(connection))
+    declared = _restricted_tables(connection)
+    restricted = ", ".join(declared)
     statements = [
         f"REVOKE ALL ON SCHEMA {RESTRICTED} FROM PUBLIC",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
-        f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {AUDITOR}",
+        f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {AUDITOR}, {REVIEWER}",
         f"GRANT SELECT ON {views}, {', '.join(STATISTICIAN_TABLES)} TO {STATISTICIAN}",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}, {REVIEWER}",
         f"GRANT USAGE, CREATE ON SCHEMA public, {RESTRICTED} TO {ENGINEER}",
         f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {ENGINEER}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {RESTRICTED} GRANT ALL ON TABLES TO {ENGINEER}",
     ]
     if restricted:
         statements[1:1] = [
-            f"REVOKE ALL ON {restricted} FROM PUBLIC, {STATISTICIAN}, {AUDITOR}",
+            f"REVOKE ALL ON {restricted} FROM PUBLIC, {STATISTICIAN}, {AUDITOR}, {REVIEWER}",
             f"GRANT ALL ON {restricted} TO {ENGINEER}",
         ]
+    statements += _reviewer_writes(connection, declared)
     for statement in statements:
         connection.execute(sa.text(statement))
+
+
+def _reviewer_writes(connection: sa.Connection, restricted_tables: list[str]) -> list[str]:
+    """What reviewers (and auditors) may do beyond reading the public schema: read the
+    records a review shows, record decisions, and log every display of personal fields.
+
+    A decision replaces an earlier one on the same pair (``connectors.warehouse.review``
+    deletes it first), hence DELETE on review_decision as well as INSERT."""
+    statements = []
+    if source_record.fullname in restricted_tables:
+        statements += [
+            f"GRANT USAGE ON SCHEMA {RESTRICTED} TO {REVIEWER}",
+            f"GRANT SELECT ON {source_record.fullname} TO {REVIEWER}",
+        ]
+    if _exists(connection, review_decision.name):
+        statements.append(f"GRANT INSERT, DELETE ON {review_decision.name} TO {REVIEWER}")
+    if _exists(connection, access_log.name):
+        statements.append(f"GRANT INSERT ON {access_log.name} TO {REVIEWER}, {AUDITOR}")
+    return statements
+
+
+def _exists(connection: sa.Connection, name: str) -> bool:
+    return bool(connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": name}).scalar())
 
 
 def defaults_granted(connection: sa.Connection) -> bool:
@@ -116,8 +150,4 @@ def defaults_granted(connection: sa.Connection) -> bool:
 def _restricted_tables(connection: sa.Connection) -> list[str]:
     """padu's declared tables of the restricted schema that exist now."""
     declared = [t.fullname for t in metadata.sorted_tables if t.schema == RESTRICTED]
-    return [
-        name
-        for name in declared
-        if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": name}).scalar()
-    ]
+    return [name for name in declared if _exists(connection, name)]
