@@ -219,3 +219,37 @@ def test_with_a_token_everyone_signs_in(served):
             data={"csrf": csrf_of(refused.text), "name": "siti", "secret": "s3cret", "next": "/"},
         )
         assert signed.status_code == 200 and "signed in as <strong>siti</strong>" in signed.text
+
+
+def test_quality_sample_is_a_second_review_queue(served):
+    """The clerical quality sample (connectors/warehouse/quality_sample.py) is labelled in the
+    same side-by-side view, and its estimates are on /quality; without that module both pages
+    say there is no sample."""
+    from workbench import sample
+
+    url, client = served
+    module = sample.module()
+    if module is None:
+        assert "no clerical quality sample" in client.get("/quality").text
+        assert "no clerical quality sample" in client.get("/quality/review").text
+        return
+    store = Warehouse(url)
+    try:
+        module.draw_sample(store, "63.09", 12, seed=1, drawn_by="test")
+    finally:
+        store.dispose()
+    page = client.get("/quality/review?region=63.09")
+    assert page.status_code == 200 and 'class="pair"' in page.text
+    assert not WHOLE_NUMBER.search(page.text)
+    item = re.search(r'name="item_id" value="(\d+)"', page.text).group(1)
+    labelled = client.post(
+        "/quality/label",
+        data={"csrf": csrf_of(page.text), "item_id": item, "region": "63.09",
+              "decision": "no_match", "note": "different mother"},
+    )  # fmt: skip
+    assert labelled.status_code == 200
+    stored = query(url, "SELECT label, note, decided_by FROM quality_item WHERE item_id = :i",
+                   {"i": int(item)})  # fmt: skip
+    assert list(stored.iloc[0][["label", "note"]]) == ["no_match", "different mother"]
+    assert "quality" in set(query(url, "SELECT purpose FROM access_log")["purpose"])
+    assert "precision" in client.get("/quality").text

@@ -410,18 +410,28 @@ def sample_review(ctx: Ctx) -> Response:
             left=0,
         )  # fmt: skip
     item = todo[0]
-    keys = [str(k) for k in (item["left_key"], item["right_key"]) if isinstance(k, str)]
-    rows = wb.current_rows_of_keys(store, keys)
-    refs = []
-    for key in keys:
-        mine = rows[rows["record_key"] == key]
-        if not mine.empty:
-            refs.append((str(mine.iloc[0]["source_file"]), int(mine.iloc[0]["source_row"])))
+    refs = _item_rows(store, item)
     view = pair_view(ctx, refs, "quality") if refs else None
     return ctx.render(
         "sample.html", available=True, item=item.to_dict(), view=view, region=region,
         regions=regions, left=len(items),
     )  # fmt: skip
+
+
+def _item_rows(store: wb.Warehouse, item: pd.Series) -> list[tuple[str, int]]:
+    """The source rows of a sample item: as sampled, else the current rows of its records."""
+    refs = []
+    for side in ("left", "right"):
+        file, row, key = item.get(f"{side}_file"), item.get(f"{side}_row"), item.get(f"{side}_key")
+        if isinstance(file, str) and row is not None and not pd.isna(row):
+            refs.append((file, int(row)))
+        elif isinstance(key, str):
+            current = wb.current_rows_of_keys(store, [key])
+            if not current.empty:
+                refs.append(
+                    (str(current.iloc[0]["source_file"]), int(current.iloc[0]["source_row"]))
+                )
+    return refs
 
 
 def sample_label(ctx: Ctx) -> Response:

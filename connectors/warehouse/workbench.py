@@ -25,7 +25,7 @@ from connectors.warehouse.tables import access_log, source_record
 
 #: Discrepancy filters: the query parameter and the resident column it filters on.
 FINDING_FILTERS = {"kind": "d.kind", "kec": "r.kec_code", "desa": "r.desa_code", "tps": "r.tps"}
-_DENIED = re.compile(r"permission denied for (?:table|relation|view|schema) ([\w.]+)")
+_DENIED = re.compile(r"permission denied for (table|relation|view|schema) ([\w.]+)")
 
 
 class Forbidden(PermissionError):
@@ -41,7 +41,14 @@ class ServingWarehouse(Warehouse):
 
     It never changes the schema: a reviewer's or auditor's role may not, and the schema is
     brought up to date by ``padu warehouse init`` and every run. (``connectors.warehouse.review``
-    calls ``create_tables`` before it reads; here that is a no-op.)"""
+    calls ``create_tables`` before it reads; here that is a no-op.)
+
+    Each transaction opens its own connection, so on an embedded DuckDB file ``padu run``
+    takes turns with the pages; a page waits at most ``lock_timeout`` seconds (30) for a
+    run's turn to end before it says the warehouse is busy."""
+
+    def __init__(self, url: str, lock_timeout: float = 30.0) -> None:
+        super().__init__(url, lock_timeout=lock_timeout)
 
     def create_tables(self, connection: sa.Connection | None = None, refresh: bool = False) -> None:
         return None
@@ -59,7 +66,10 @@ def _forbidden(err: sa.exc.DBAPIError) -> Forbidden | None:
     """The ``Forbidden`` a refused statement means, else ``None``; only the table's name is
     taken from the server's message (never the statement or its parameters)."""
     found = _DENIED.search(str(err.orig))
-    return Forbidden(found.group(1)) if found else None
+    if not found:
+        return None
+    kind, name = found.groups()
+    return Forbidden(f"the {name} schema" if kind == "schema" else name)
 
 
 def _query(store: Warehouse, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
