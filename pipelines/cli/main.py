@@ -6,6 +6,7 @@ import click
 
 from pipelines.cli import commands
 from pipelines.cli.errors import _Padu
+from pipelines.cli.quality import quality
 from pipelines.cli.review import review
 from pipelines.cli.serve import serve
 from pipelines.cli.warehouse import warehouse
@@ -25,3 +26,5 @@ for command in (commands.generate, commands.run, commands.demo, commands.report,
     main.add_command(command)
 # The reviewers' and auditors' workbench (workbench/).
 main.add_command(serve)
+# Linkage quality from a labelled sample of candidate pairs (padu quality).
+main.add_command(quality)
