@@ -5,6 +5,7 @@ backends, and the local servers some tests need (found on their usual ports when
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import shutil
@@ -14,10 +15,14 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from synthetic import GenerationSummary
 
 #: The servers the tests use, and where they usually answer on a developer's machine.
 LOCAL_SERVICES = {
@@ -195,27 +200,48 @@ def postgres_database() -> Iterator[str]:
     while it exists, ``PADU_PSEUDONYM_KEY`` is set unless a key is configured already.
 
     In CI the server must be there: a missing URL fails instead of skipping."""
+    with _new_database() as url, postgres_test_key():
+        yield url
+
+
+def _admin_url() -> str:
     admin_url = os.environ.get("PADU_TEST_POSTGRES_URL")
     if not admin_url:
         if os.environ.get("CI"):
             pytest.fail("PADU_TEST_POSTGRES_URL is not set in CI; PostgreSQL tests must run")
         pytest.skip("PADU_TEST_POSTGRES_URL not set (set it to run the PostgreSQL tests)")
+    return admin_url
+
+
+@contextlib.contextmanager
+def _new_database(template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of ``template`` when given), dropped after."""
+    admin_url = _admin_url()
     name = f"padu_test_{uuid.uuid4().hex[:12]}"
+    copy = f" TEMPLATE {template}" if template else ""
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    # A PostgreSQL warehouse runs only with a configured pseudonym key.
+        conn.execute(sa.text(f"CREATE DATABASE {name}{copy}"))
+    try:
+        yield str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def postgres_test_key() -> Iterator[None]:
+    """``PADU_PSEUDONYM_KEY`` set to the session's PostgreSQL test key, unless a key is
+    configured already (a PostgreSQL warehouse runs only with a configured key)."""
     configured = any(os.environ.get(v) for v in ("PADU_PSEUDONYM_KEY_FILE", "PADU_PSEUDONYM_KEY"))
     if not configured:
         os.environ["PADU_PSEUDONYM_KEY"] = POSTGRES_TEST_KEY
     try:
-        yield str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
+        yield
     finally:
         if not configured:
             os.environ.pop("PADU_PSEUDONYM_KEY", None)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -235,7 +261,11 @@ def celery_broker_url() -> str:
     return url
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+#: The warehouse backends the tests run on, as fixture parameters.
+BACKENDS = ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
 def warehouse_url(request, tmp_path) -> Iterator[str]:
     """A fresh warehouse URL on each backend: an embedded DuckDB file, the real PostgreSQL."""
     if request.param == "duckdb":
@@ -244,7 +274,7 @@ def warehouse_url(request, tmp_path) -> Iterator[str]:
         yield from postgres_database()
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def two_warehouses(request, tmp_path) -> Iterator[tuple[str, str]]:
     """Two fresh, empty warehouses on one backend (say, the runs' and a reference)."""
     if request.param == "duckdb":
@@ -281,22 +311,106 @@ def generated(tmp_path_factory):  # type: ignore[no-untyped-def]
     ``generated(dest, region="6309", people=300, seed=1, **options)`` writes the same files
     ``synthetic.generate(region=..., people=..., seed=..., out=dest, **options)`` would (the
     landing files into ``dest``, ``truth.csv`` and ``planted.csv`` beside it) and returns
-    the landing folder."""
+    what ``generate`` returns, its paths in ``dest``."""
     from synthetic import generate
 
-    made: dict[tuple, Path] = {}
+    made: dict[tuple, tuple[Path, GenerationSummary]] = {}
 
     def copy(dest: Path, region: str = "6309", people: int = 300, seed: int = 1, **options):  # type: ignore[no-untyped-def]
         key = (region, people, seed, tuple(sorted(options.items())))
         if key not in made:
             root = tmp_path_factory.mktemp("region")
-            generate(region=region, people=people, seed=seed, out=root / "landing", **options)
-            made[key] = root
-        root = made[key]
+            made[key] = root, generate(region=region, people=people, seed=seed,
+                                       out=root / "landing", **options)  # fmt: skip
+        root, summary = made[key]
         shutil.copytree(root / "landing", dest, dirs_exist_ok=True)
         for beside in root.iterdir():  # truth.csv, planted.csv
             if beside.is_file():
                 shutil.copyfile(beside, dest.parent / beside.name)
-        return dest
+        return _moved(summary, root / "landing", dest)
 
     return copy
+
+
+def _moved(summary: GenerationSummary, landing: Path, dest: Path) -> GenerationSummary:
+    """``summary`` of files generated into ``landing``, for their copies in ``dest``."""
+
+    def there(path: Path) -> Path:
+        return (dest if path.parent == landing else dest.parent) / path.name
+
+    return dataclasses.replace(
+        summary,
+        paths={source: there(path) for source, path in summary.paths.items()},
+        rows_per_file={there(path): rows for path, rows in summary.rows_per_file.items()},
+        truth_path=there(summary.truth_path),
+        planted_path=there(summary.planted_path),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """A test's own warehouse into which padu has published a generated region once, and the
+    test's own copy of that region's landing folder (``summary``: what was generated)."""
+
+    url: str
+    landing: Path
+    summary: GenerationSummary
+
+
+@pytest.fixture(scope="session")
+def published_region(tmp_path_factory, generated):  # type: ignore[no-untyped-def]
+    """Warehouses with a generated region published, each made once per test session (on
+    each backend) and copied for every test that asks: a DuckDB file with its key file, or a
+    PostgreSQL database made from the first as a template (the copy exists while the
+    context is open, with the test key set).
+
+    ``with published_region(backend, dest, region="6309", people=300, seed=1, **options)``
+    gives a ``Published`` whose landing folder is ``dest``."""
+    from pipelines.cli import run_pipeline
+    from pipelines.resources import OWN_KEY_FILE
+
+    masters: dict[tuple, str] = {}
+    with contextlib.ExitStack() as session:
+
+        def master(backend: str, options: dict) -> str:
+            key = (backend, tuple(sorted(options.items())))
+            if key not in masters:
+                root = tmp_path_factory.mktemp("published")
+                generated(root / "landing", **options)
+                if backend == "duckdb":
+                    url = f"duckdb:///{root / 'warehouse.duckdb'}"
+                else:
+                    url = session.enter_context(_new_database())
+                lines: list[str] = []
+                with postgres_test_key() if backend != "duckdb" else contextlib.nullcontext():
+                    assert run_pipeline(root / "landing", url, None, echo=lines.append), lines
+                masters[key] = url
+            return masters[key]
+
+        @contextlib.contextmanager
+        def copy(backend: str, dest: Path, **options) -> Iterator[Published]:  # type: ignore[no-untyped-def]
+            url = master(backend, options)
+            summary = generated(dest, **options)
+            if backend != "duckdb":
+                with (
+                    _new_database(template=sa.engine.make_url(url).database) as own,
+                    postgres_test_key(),
+                ):
+                    yield Published(own, dest, summary)
+                return
+            source = Path(sa.engine.make_url(url).database or "")
+            folder = dest.parent / f"warehouse-{uuid.uuid4().hex[:8]}"
+            folder.mkdir()
+            for name in (source.name, OWN_KEY_FILE):
+                shutil.copy2(source.parent / name, folder / name)
+            yield Published(f"duckdb:///{folder / source.name}", dest, summary)
+
+        yield copy
+
+
+@pytest.fixture(params=BACKENDS)
+def published(request, tmp_path, published_region) -> Iterator[Published]:  # type: ignore[no-untyped-def]
+    """The small generated region (6309, 300 people, seed 31) published once, in a warehouse
+    of the test's own on each backend."""
+    with published_region(request.param, tmp_path / "landing", people=300, seed=31) as made:
+        yield made

@@ -15,9 +15,6 @@ from ops_helpers import content_hashes, next_registry_snapshot
 
 from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
-from synthetic import generate
-
-PEOPLE = 300
 
 
 def _run(landing, url) -> None:  # type: ignore[no-untyped-def]
@@ -25,14 +22,14 @@ def _run(landing, url) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def first_snapshot(tmp_path):
-    landing = tmp_path / "landing"
-    generate(region="6309", people=PEOPLE, seed=31, out=landing)
-    return landing
+def first_snapshot(tmp_path, generated):
+    """The small region's first snapshot, not loaded anywhere yet."""
+    generated(tmp_path / "landing", people=300, seed=31)
+    return tmp_path / "landing"
 
 
-def test_rerun_on_the_same_inputs_gives_identical_tables(first_snapshot, warehouse_url):
-    _run(first_snapshot, warehouse_url)
+def test_rerun_on_the_same_inputs_gives_identical_tables(published):
+    first_snapshot, warehouse_url = published.landing, published.url
     before = content_hashes(warehouse_url)
     # Nothing changed: the run recognises every file and its inputs, and publishes nothing.
     _run(first_snapshot, warehouse_url)
@@ -51,8 +48,8 @@ def test_rerun_on_the_same_inputs_gives_identical_tables(first_snapshot, warehou
     assert len(rows_of(warehouse_url, "SELECT * FROM load_audit")) == 3  # nothing loaded twice
 
 
-def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehouse_url):
-    _run(first_snapshot, warehouse_url)
+def test_second_snapshot_records_known_changes(published, tmp_path):
+    first_snapshot, warehouse_url = published.landing, published.url
     second = tmp_path / "second"
     shutil.copytree(first_snapshot, second)
     niks = next_registry_snapshot(first_snapshot, second, warehouse_url)
@@ -95,8 +92,8 @@ def test_second_snapshot_records_known_changes(first_snapshot, tmp_path, warehou
     assert "display_name" in set(",".join(events["changed_attributes"]).split(","))
 
 
-def test_file_redelivered_under_a_new_name_is_not_loaded_twice(first_snapshot, warehouse_url):
-    _run(first_snapshot, warehouse_url)
+def test_file_redelivered_under_a_new_name_is_not_loaded_twice(published):
+    first_snapshot, warehouse_url = published.landing, published.url
     before = content_hashes(warehouse_url)
     voters = next(first_snapshot.glob("kpu_dpt_*.csv"))
     shutil.copy(voters, voters.with_name("kpu_dpt_6309_20261105.csv"))
@@ -175,8 +172,8 @@ def _purge(url: str, *args: str) -> str:
     return result.output
 
 
-def test_purge_removes_superseded_snapshots_only(first_snapshot, tmp_path, warehouse_url):
-    _run(first_snapshot, warehouse_url)
+def test_purge_removes_superseded_snapshots_only(published, tmp_path):
+    first_snapshot, warehouse_url = published.landing, published.url
     second = tmp_path / "second"
     shutil.copytree(first_snapshot, second)
     next_registry_snapshot(first_snapshot, second, warehouse_url)

@@ -8,10 +8,10 @@ import shutil
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import BACKENDS
 
 from connectors.warehouse.engine import Warehouse
 from pipelines.cli import main, run_pipeline
-from synthetic import generate
 
 
 def _resident_of(url: str, file: str, row: int) -> str:
@@ -26,9 +26,9 @@ def _resident_of(url: str, file: str, row: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory):
+def region(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("review")
-    generate(region="6309", people=1500, seed=5, out=base / "landing")
+    generated(base / "landing", people=1500, seed=5)
     url = f"duckdb:///{base / 'w.duckdb'}"
     assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
     return base, url
@@ -122,12 +122,17 @@ def _decide(url: str, row: dict, decision: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_decided_pairs_leave_the_review_queue(tmp_path, warehouse_url):
+@pytest.fixture(params=BACKENDS)
+def queued(request, tmp_path, published_region):  # type: ignore[no-untyped-def]
+    """A small region whose review queue holds several pairs, published on each backend."""
+    with published_region(request.param, tmp_path / "landing", people=300, seed=23) as made:
+        yield made
+
+
+def test_decided_pairs_leave_the_review_queue(queued):
     """review_queue holds only the pairs awaiting a decision: after a rerun, pairs decided
     either way are gone from it and the decisions hold; a later decision still overrides."""
-    url = warehouse_url
-    generate(region="6309", people=300, seed=23, out=tmp_path / "landing")
-    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    url = queued.url
     queue = _queue(url)
     assert len(queue) >= 4
     rejected, accepted = queue[:2], queue[2:4]
@@ -140,7 +145,7 @@ def test_decided_pairs_leave_the_review_queue(tmp_path, warehouse_url):
         left = _resident_of(url, row["left_file"], int(row["left_row"]))
         return left == _resident_of(url, row["right_file"], int(row["right_row"]))
 
-    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    assert run_pipeline(queued.landing, url, None, echo=lambda _: None)
     waiting = {_pair(row) for row in _queue(url)}
     assert not waiting & {_pair(row) for row in rejected + accepted}
     # Undecided pairs still wait, unless the decisions made their rows one resident.
@@ -151,29 +156,27 @@ def test_decided_pairs_leave_the_review_queue(tmp_path, warehouse_url):
 
     # A reviewer changes their mind: the new decision is applied, and the pair stays out.
     _decide(url, rejected[0], "match")
-    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+    assert run_pipeline(queued.landing, url, None, echo=lambda _: None)
     assert same_resident(rejected[0]) and not same_resident(rejected[1])
     assert _pair(rejected[0]) not in {_pair(row) for row in _queue(url)}
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
+def small(tmp_path_factory, published_region):
     """A small region of its own: the decisions recorded here change no other test's runs."""
     base = tmp_path_factory.mktemp("decide")
-    generate(region="6309", people=300, seed=31, out=base / "landing")
-    url = f"duckdb:///{base / 'w.duckdb'}"
-    assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
-    store = Warehouse(url)
-    try:
-        rows = store.query(
-            "SELECT l.source_file, l.source_row, l.resident_id, l.link_method, r.sex, "
-            "r.birth_date, r.nik IS NOT NULL AS has_nik, r.name_raw "
-            "FROM resident_link l JOIN restricted.source_record r "
-            "ON r.source_file = l.source_file AND r.source_row = l.source_row"
-        )
-    finally:
-        store.dispose()
-    return url, rows
+    with published_region("duckdb", base / "landing", people=300, seed=31) as made:
+        store = Warehouse(made.url)
+        try:
+            rows = store.query(
+                "SELECT l.source_file, l.source_row, l.resident_id, l.link_method, r.sex, "
+                "r.birth_date, r.nik IS NOT NULL AS has_nik, r.name_raw "
+                "FROM resident_link l JOIN restricted.source_record r "
+                "ON r.source_file = l.source_file AND r.source_row = l.source_row"
+            )
+        finally:
+            store.dispose()
+        yield made.url, rows
 
 
 def _ref(row) -> str:

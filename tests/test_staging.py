@@ -9,7 +9,6 @@ import json
 import shutil
 
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 from ops_helpers import next_registry_snapshot
 
@@ -18,7 +17,6 @@ from connectors.warehouse import staging
 from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.retention import staging_tables
 from pipelines.cli import main, run_pipeline
-from synthetic import generate
 
 #: Another region's working table, which nothing of region 63.09 may touch.
 OTHER = "restricted.stg_dukcapil_raw_6301"
@@ -37,13 +35,6 @@ def _run(landing, url) -> bool:  # type: ignore[no-untyped-def]
     return run_pipeline(landing, url, None, echo=lambda _: None)
 
 
-@pytest.fixture
-def landing(tmp_path):
-    folder = tmp_path / "landing"
-    generate(region="6309", people=300, seed=31, out=folder)
-    return folder
-
-
 def test_every_working_table_is_found_by_its_region(warehouse_url):
     store = Warehouse(warehouse_url)
     try:
@@ -56,18 +47,16 @@ def test_every_working_table_is_found_by_its_region(warehouse_url):
         store.dispose()
 
 
-def test_a_published_run_leaves_no_working_tables(landing, warehouse_url):
-    assert _run(landing, warehouse_url)
+def test_a_published_run_leaves_no_working_tables(published):
+    landing, warehouse_url = published.landing, published.url
     assert _staging(warehouse_url) == []
     # A rerun with nothing new publishes only its run's row, and drops what it staged.
     assert _run(landing, warehouse_url)
     assert _staging(warehouse_url) == []
 
 
-def test_purge_drops_the_working_tables_a_failed_run_left(
-    landing, tmp_path, warehouse_url, monkeypatch
-):
-    assert _run(landing, warehouse_url)
+def test_purge_drops_the_working_tables_a_failed_run_left(published, tmp_path, monkeypatch):
+    landing, warehouse_url = published.landing, published.url
     second = tmp_path / "second"
     shutil.copytree(landing, second)
     next_registry_snapshot(landing, second, warehouse_url)
