@@ -148,6 +148,14 @@ class Workbench:
                 response = self.render(
                     "error.html", session, status=503, message="the warehouse cannot be reached"
                 )
+            except Exception as err:  # any other fault: a page, not a trace
+                # Only the kind of fault and the path are logged: a message or a traceback's
+                # values could hold what a page was showing.
+                _log.error("%s %s failed: %s", request.method, request.url.path, type(err).__name__)
+                response = self.render(
+                    "error.html", session, status=500,
+                    message="this page failed; the server's log names the kind of fault",
+                )  # fmt: skip
             # A new session's cookie; a sign-in replaces the session (and its cookie).
             current = ctx.new_session or session
             return _with_cookie(response, current, fresh or current is not session)

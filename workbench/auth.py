@@ -29,6 +29,8 @@ from connectors.warehouse.workbench import ServingWarehouse
 from workbench.settings import ServeSettings
 
 COOKIE = "padu_session"
+#: Sessions nobody signed in to yet are dropped, oldest first, beyond this many.
+MAX_ANONYMOUS = 10_000
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 
 
@@ -82,6 +84,11 @@ class Sessions:
         if not self.needs_sign_in:
             session.user, session.store = getpass.getuser(), self.shared
         with self._lock:
+            anonymous = [s for s in self._by_id.values() if not s.signed_in]
+            for old in sorted(anonymous, key=lambda s: s.last_seen)[
+                : max(0, len(anonymous) - MAX_ANONYMOUS + 1)
+            ]:
+                self._drop(old.sid)
             self._by_id[session.sid] = session
         return session
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.schema import COLUMNS, conform
+from connectors.warehouse.review import PairEvidence, ReviewedRow
 from matching.comparisons import COMPARISONS, NULL, compare
 from matching.features import build_features
 from workbench.masking import masked_pair
@@ -181,3 +182,24 @@ def side_by_side(left: pd.Series, right: pd.Series) -> list[tuple[str, str, str,
         ),
     ]
     return [(label, a, b, a != b) for label, a, b in rows]
+
+
+def _reviewed(record: pd.Series) -> ReviewedRow:
+    birth = record.get("birth_date")
+    return ReviewedRow(
+        ref=f"{_plain(record.get('source_file'))}:{_plain(record.get('source_row'))}",
+        source=_plain(record.get("source")),
+        name=_plain(record.get("name_raw")) or None,
+        sex=_plain(record.get("sex")) or None,
+        birth_date=None if birth is None or pd.isna(birth) else pd.Timestamp(birth).date(),
+        desa=_desa(record) or None,
+        has_nik=bool(_plain(record.get("nik"))),
+    )
+
+
+def against(left: pd.Series, right: pd.Series) -> dict[str, list[str]]:
+    """What in the two records speaks strongly against each decision, as ``padu review
+    decide`` warns (``connectors.warehouse.review.PairEvidence``)."""
+    a, b = _plain(left.get("nik")), _plain(right.get("nik"))
+    evidence = PairEvidence(_reviewed(left), _reviewed(right), (a == b) if a and b else None)
+    return {decision: evidence.against(decision) for decision in ("match", "no_match")}

@@ -173,12 +173,14 @@ def pair_view(ctx: Ctx, refs: list[tuple[str, int]], purpose: str) -> dict[str, 
             "fields": pairs.side_by_side(lone, empty),
             "levels": {},
             "keys": [lone["record_key"]],
+            "against": {},
         }
     left, right = found
     return {
         "fields": pairs.side_by_side(left, right),
         "levels": pairs.field_levels(left, right),
         "keys": [left["record_key"], right["record_key"]],
+        "against": pairs.against(left, right),
     }
 
 
