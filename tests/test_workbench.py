@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from pathlib import Path
 
@@ -184,6 +185,33 @@ def test_discrepancies_filter_page_and_export_formula_escaped(served):
     assert '\'=HYPERLINK("http://x")' in {r["details"] for r in rows}
     total = query(url, "SELECT count(*) AS n FROM discrepancy").iloc[0, 0]
     assert f"{total:,} findings" in client.get("/discrepancies").text
+
+
+def test_data_docs_and_the_report_are_served_to_signed_in_people(served, tmp_path):
+    from connectors.report.page import build_report
+
+    url, _ = served
+    docs = Path(os.environ["PADU_QUALITY_DOCS"])
+    store = Warehouse(url)
+    try:
+        build_report(store, tmp_path / "report")
+    finally:
+        store.dispose()
+    settings = ServeSettings(url, token="s3cret", docs_dir=docs, report_dir=tmp_path / "report")
+    with TestClient(create_app(settings)) as client:
+        for path in ("/report/report.html", "/data-docs/index.html"):
+            assert client.get(path, follow_redirects=False).status_code == 303
+        form = client.get("/signin").text
+        client.post("/signin", data={"csrf": csrf_of(form), "name": "siti", "secret": "s3cret"})
+        overview = client.get("/").text
+        assert 'href="/report/report.html"' in overview
+        links = re.findall(r'href="(/data-docs/[^"]+)"', overview)
+        assert links, "no verdict links to its Data Docs page"
+        page = client.get(links[0])
+        assert (
+            page.status_code == 200 and "'unsafe-inline'" in page.headers["content-security-policy"]
+        )
+        assert client.get("/report/report.html").status_code == 200
 
 
 def test_session_cookie_is_httponly_and_strict(tmp_path_factory, served):

@@ -36,8 +36,8 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-#: Data Docs pages (written by Great Expectations) use inline styles and scripts of their
-#: own; they are still confined to this origin.
+#: Data Docs pages (written by Great Expectations) and the auditor's report use inline styles
+#: and scripts of their own; they are still confined to this origin.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -158,7 +158,8 @@ class Workbench:
                 )  # fmt: skip
             # A new session's cookie; a sign-in replaces the session (and its cookie).
             current = ctx.new_session or session
-            return _with_cookie(response, current, fresh or current is not session)
+            secure = request.url.scheme == "https"
+            return _with_cookie(response, current, fresh or current is not session, secure)
 
         return endpoint
 
@@ -201,9 +202,15 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
 
 
-def _with_cookie(response: Response, session: Session, set_it: bool) -> Response:
+def _with_cookie(
+    response: Response, session: Session, set_it: bool, secure: bool = False
+) -> Response:
+    """``secure``: the page came over HTTPS (say, through a proxy that terminates TLS and
+    passes the scheme on), so the cookie is never sent over plain HTTP."""
     if set_it:
-        response.set_cookie(COOKIE, session.sid, httponly=True, samesite="strict", path="/")
+        response.set_cookie(
+            COOKIE, session.sid, httponly=True, samesite="strict", path="/", secure=secure
+        )
     return response
 
 
@@ -218,7 +225,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = str(scope.get("path", "")).startswith("/data-docs/")
+        docs = str(scope.get("path", "")).startswith(("/data-docs/", "/report/"))
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
