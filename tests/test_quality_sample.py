@@ -253,3 +253,29 @@ def test_the_same_sample_on_postgresql(region, postgres_url):
             store.dispose()
     pd.testing.assert_frame_equal(found[0], found[1], check_dtype=False)
     assert (found[1]["labelled"] > 0).all()
+
+
+def test_the_auditors_report_shows_the_estimates(region, tmp_path):
+    from connectors.report.page import build_report
+
+    url, truth_path = region
+    store = Warehouse(url)
+    try:
+        qs.draw_sample(store, REGION, 100, seed=3)
+    finally:
+        store.dispose()
+    _label_from_truth(url, truth_path)
+    store = Warehouse(url)
+    try:
+        page = build_report(store, tmp_path / "report", REGION).read_text(encoding="utf-8")
+        wanted = qs.estimates(store, REGION).set_index("source_pair")
+    finally:
+        store.dispose()
+    section = page[page.index("<h2>Linkage quality (clerical sample)</h2>") :]
+    row = wanted.loc["dukcapil-kpu"]
+    assert (
+        f"<td>dukcapil-kpu</td><td>{row['precision']:.3f} ({row['precision_low']:.3f} to "
+        f"{row['precision_high']:.3f})</td>"
+    ) in section
+    exported = pd.read_csv(tmp_path / "report" / "linkage_quality.csv")
+    assert list(exported["source_pair"]) == list(wanted.index)

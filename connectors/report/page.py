@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.report.charts import bar_chart, histogram
+from connectors.warehouse import quality_sample
 from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.summaries import report_tables
 from matching.discrepancies import KINDS
@@ -151,6 +152,16 @@ class _Frames:
     coverage: pd.DataFrame
     latest_runs: pd.DataFrame
     linked: pd.DataFrame
+    #: Precision and recall estimated from each region's labelled quality sample (none: empty).
+    linkage_quality: pd.DataFrame
+
+
+def _linkage_quality(store: Warehouse, region: str | None) -> pd.DataFrame:
+    """The estimates of each region's current quality sample that has labels."""
+    regions = [region] if region else quality_sample.sampled_regions(store)
+    frames = [quality_sample.estimates(store, r) for r in regions]
+    found = [f for f in frames if len(f) and f["labelled"].sum() > 0]
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame()
 
 
 def _read_frames(store: Warehouse, region: str | None) -> _Frames:
@@ -160,7 +171,10 @@ def _read_frames(store: Warehouse, region: str | None) -> _Frames:
         _whole_numbers(frame)
         for frame in (tables.audit, tables.stale, findings, tables.coverage, tables.verdicts)
     )
-    return _Frames(audit, stale, findings, coverage, latest_runs, tables.link_scores)
+    return _Frames(
+        audit, stale, findings, coverage, latest_runs, tables.link_scores,
+        _linkage_quality(store, region),
+    )  # fmt: skip
 
 
 def _per_kecamatan(findings: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
@@ -184,6 +198,8 @@ def _write_exports(frames: _Frames, per_kec: pd.DataFrame, out: Path) -> None:
     write_csv(per_kec, out / "discrepancy_by_kecamatan.csv")
     write_csv(frames.coverage, out / "coverage_by_kecamatan.csv")
     write_csv(frames.latest_runs, out / "quality.csv")
+    if len(frames.linkage_quality):
+        write_csv(frames.linkage_quality, out / "linkage_quality.csv")
 
 
 #: The coverage chart's bars: the sources that hold a living resident, and the column of the
@@ -243,8 +259,42 @@ its current snapshot) stays on the snapshot it had; its residents are as of that
 <h2>Match scores</h2>
 {_scores_chart(frames.linked)}
 <p class="note">{_scores_note(frames.linked)}</p>
+{_linkage_quality_html(frames.linkage_quality)}
 </body></html>
 """
+
+
+def _linkage_quality_html(estimates: pd.DataFrame) -> str:
+    """Precision and recall per source pair from the labelled quality sample; nothing when
+    no region has one."""
+    if estimates.empty:
+        return ""
+
+    def shown(value: float, low: float, high: float) -> str:
+        return "" if pd.isna(value) else f"{value:.3f} ({low:.3f} to {high:.3f})"
+
+    table = pd.DataFrame(
+        {
+            "region": estimates["region"],
+            "source pair": estimates["source_pair"],
+            "precision (95% interval)": [
+                shown(*v) for v in
+                estimates[["precision", "precision_low", "precision_high"]].to_numpy()
+            ],
+            "recall (95% interval)": [
+                shown(*v) for v in estimates[["recall", "recall_low", "recall_high"]].to_numpy()
+            ],
+            "labelled": estimates["labelled"].astype(int),
+            "unsure": estimates["unsure"].astype(int),
+            "strata without a label": estimates["strata_unlabelled"].astype(int),
+        }
+    )  # fmt: skip
+    return f"""<h2>Linkage quality (clerical sample)</h2>
+{_table(table)}
+<p class="note">Estimated from a stratified random sample of candidate pairs that reviewers
+labelled (padu quality): precision is the share of linked pairs that are one person, recall the
+share of pairs of one person that padu linked, each weighted by the size of its stratum.
+Pairs labelled unsure are left out and counted.</p>"""
 
 
 def _quality_html(latest_runs: pd.DataFrame, out: Path) -> str:

@@ -255,6 +255,13 @@ def current_sample(store: Warehouse, region: str) -> int | None:
     return None if found is None else int(found)
 
 
+def sampled_regions(store: Warehouse) -> list[str]:
+    """The regions with a quality sample, in order."""
+    store.create_tables()
+    found = store.query(f"SELECT DISTINCT region FROM {quality_sample.name} ORDER BY region")
+    return [str(r) for r in found["region"]]
+
+
 def sample_items(store: Warehouse, region: str, unlabelled_only: bool = True) -> pd.DataFrame:
     """The items of the region's current sample in queue order (``ITEM_COLUMNS``): those
     without a label yet, or all. An item is a pair of record keys (``left_key``,
