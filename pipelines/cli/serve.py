@@ -17,8 +17,8 @@ from pipelines.cli.options import WAREHOUSE_HELP, existing_warehouse
               "this machine only with --token.")  # fmt: skip
 @click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
 @click.option("--token", envvar="PADU_SERVE_TOKEN", default=None,
-              help="Embedded warehouse: an access token every sign-in must give "
-              "(or PADU_SERVE_TOKEN).")  # fmt: skip
+              help="Embedded warehouse: an access token every sign-in must give. Prefer "
+              "PADU_SERVE_TOKEN: other users of the machine can see a command line.")  # fmt: skip
 @click.option(
     "--docs", "docs_dir", type=click.Path(path_type=Path, file_okay=False),
     default=lambda: os.environ.get("PADU_QUALITY_DOCS") or str(Path("data") / "quality" / "docs"),
