@@ -281,3 +281,27 @@ def test_quality_sample_is_a_second_review_queue(served):
     assert list(stored.iloc[0][["label", "note"]]) == ["no_match", "different mother"]
     assert "quality" in set(query(url, "SELECT purpose FROM access_log")["purpose"])
     assert "precision" in client.get("/quality").text
+
+
+def test_findings_filter_on_the_residents_kecamatan_desa_and_tps(served):
+    """Registered place, else where BPS found the person (as the statisticians' views)."""
+    url, client = served
+    seen = query(
+        url,
+        "SELECT d.resident_id, r.domicile_desa_code AS desa FROM discrepancy d "
+        "JOIN resident r ON r.resident_id = d.resident_id "
+        "WHERE d.kind = 'bps_not_in_registry' AND r.desa_code IS NULL LIMIT 1",
+    ).iloc[0]
+    desa, kec = seen["desa"], seen["desa"][:8]
+    for name, value in (("desa", desa), ("kec", kec)):
+        page = client.get(f"/discrepancies?kind=bps_not_in_registry&{name}={value}").text
+        assert f"/resident/{seen['resident_id']}" in page
+        assert set(re.findall(r"<td>(63\.09\.\d\d)(?:\.\d{4})? ", page)) == {kec}
+    voter = query(
+        url,
+        "SELECT r.tps, count(*) AS n FROM discrepancy d JOIN resident r "
+        "ON r.resident_id = d.resident_id WHERE r.tps IS NOT NULL GROUP BY r.tps LIMIT 1",
+    ).iloc[0]
+    page = client.get(f"/discrepancies?tps={voter['tps']}").text
+    assert f"{voter['n']:,} findings" in page
+    assert set(re.findall(r"</td><td>([^<]*)</td>\s*<td>[^<]*:", page)) == {voter["tps"]}

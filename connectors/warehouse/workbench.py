@@ -23,8 +23,12 @@ import sqlalchemy as sa
 from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.tables import access_log, source_record
 
-#: Discrepancy filters: the query parameter and the resident column it filters on.
-FINDING_FILTERS = {"kind": "d.kind", "kec": "r.kec_code", "desa": "r.desa_code", "tps": "r.tps"}
+#: The resident's kecamatan and desa as the statisticians' views take them: the registered
+#: ones (civil registry, else voter list), else where BPS found the person.
+_KEC = "COALESCE(r.kec_code, SUBSTRING(r.domicile_desa_code, 1, 8))"
+_DESA = "COALESCE(r.desa_code, r.domicile_desa_code)"
+#: Discrepancy filters: the query parameter and the resident's column it filters on.
+FINDING_FILTERS = {"kind": "d.kind", "kec": _KEC, "desa": _DESA, "tps": "r.tps"}
 _DENIED = re.compile(r"permission denied for (table|relation|view|schema) ([\w.]+)")
 
 
@@ -329,8 +333,8 @@ class FindingFilter:
 
 _FINDINGS = (
     "FROM discrepancy d LEFT JOIN resident r ON r.resident_id = d.resident_id "
-    "LEFT JOIN place k ON k.region = r.region AND k.code = r.kec_code "
-    "LEFT JOIN place p ON p.region = r.region AND p.code = r.desa_code"
+    f"LEFT JOIN place k ON k.region = r.region AND k.code = {_KEC} "
+    f"LEFT JOIN place p ON p.region = r.region AND p.code = {_DESA}"
 )
 
 
@@ -345,8 +349,9 @@ def findings(
         params = {**params, "limit": limit, "offset": offset}  # type: ignore[dict-item]
     return _query(
         store,
-        "SELECT d.kind, d.resident_id, d.region, r.kec_code, k.name AS kec_name, r.desa_code, "
-        f"p.name AS desa_name, r.tps, d.source_rows, d.details, d.reference_date {_FINDINGS}"
+        f"SELECT d.kind, d.resident_id, d.region, {_KEC} AS kec_code, k.name AS kec_name, "
+        f"{_DESA} AS desa_code, p.name AS desa_name, r.tps, d.source_rows, d.details, "
+        f"d.reference_date {_FINDINGS}"
         f"{clause} ORDER BY d.kind, d.resident_id, d.source_rows{page}",
         params,
     )
