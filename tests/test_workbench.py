@@ -247,6 +247,15 @@ def test_with_a_token_everyone_signs_in(served):
             data={"csrf": csrf_of(refused.text), "name": "siti", "secret": "s3cret", "next": "/"},
         )
         assert signed.status_code == 200 and "signed in as <strong>siti</strong>" in signed.text
+        # A sign-in goes on to a page of this site only.
+        form = client.get("/signin").text
+        elsewhere = client.post(
+            "/signin",
+            data={"csrf": csrf_of(form), "name": "siti", "secret": "s3cret",
+                  "next": "//elsewhere.example/"},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert elsewhere.headers["location"] == "/"
 
 
 def test_quality_sample_is_a_second_review_queue(served):

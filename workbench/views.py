@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,10 @@ from workbench.masking import masked
 
 T = TypeVar("T")
 PAGE_SIZE = 50
-_SAFE_NEXT = re.compile(r"^/[A-Za-z0-9/_.\-]*$")
+#: Where a sign-in may go on to: a path of this site (not ``//host``, another site).
+_SAFE_NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_.\-]*$")
+#: A refused sign-in answers after this pause, which slows guessing passwords or tokens.
+REFUSAL_PAUSE = 1.0
 
 
 def attempt(read: Callable[[], T]) -> T | wb.Forbidden:
@@ -59,6 +63,7 @@ def sign_in(ctx: Ctx) -> Response:
             )
             return ctx.redirect(target)
         except SignInRefused as err:
+            time.sleep(REFUSAL_PAUSE)
             error = str(err)
     return ctx.render(
         "signin.html", status=401 if error else 200, error=error, next=target,
