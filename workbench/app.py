@@ -132,7 +132,7 @@ class Workbench:
                 return _with_cookie(self_redirect(f"/signin?next={target}"), session, fresh)
             ctx = Ctx(request, session, form, self, dict(request.query_params))
             try:
-                response = await run_in_threadpool(handler, ctx)
+                response = await run_in_threadpool(_handle, handler, ctx)
             except Forbidden as err:
                 response = self.render("error.html", session, status=403, message=str(err))
             except Refused as err:
@@ -187,6 +187,15 @@ class Workbench:
             await app(scope, receive, send)
 
         return guarded
+
+
+def _handle(handler: Handler, ctx: Ctx) -> Response:
+    """``handler``'s response, its queries on one connection of the person's store."""
+    store = ctx.session.store
+    if store is None:
+        return handler(ctx)
+    with store.one_connection():
+        return handler(ctx)
 
 
 def self_redirect(path: str) -> RedirectResponse:

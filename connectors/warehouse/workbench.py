@@ -11,6 +11,7 @@ review view, ``workbench.masking``) and are never returned by any other query he
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,15 +54,35 @@ class ServingWarehouse(Warehouse):
 
     def __init__(self, url: str, lock_timeout: float = 30.0) -> None:
         super().__init__(url, lock_timeout=lock_timeout)
+        self._open = threading.local()
+
+    @contextmanager
+    def one_connection(self) -> Iterator[None]:
+        """The block's queries share one connection (one turn on an embedded file), each in a
+        transaction of its own: a page opens the warehouse once, not once per query."""
+        if getattr(self._open, "connection", None) is not None:
+            yield
+            return
+        with self._turn(), self.connect() as connection:
+            self._open.connection = connection
+            try:
+                yield
+            finally:
+                self._open.connection = None
 
     def create_tables(self, connection: sa.Connection | None = None, refresh: bool = False) -> None:
         return None
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
+        shared: sa.Connection | None = getattr(self._open, "connection", None)
         try:
-            with super().transaction() as conn:
-                yield conn
+            if shared is not None:
+                with shared.begin():
+                    yield shared
+            else:
+                with super().transaction() as conn:
+                    yield conn
         except sa.exc.ProgrammingError as err:
             raise _forbidden(err) or err from None
 
