@@ -48,8 +48,8 @@ class ServingWarehouse(Warehouse):
     brought up to date by ``padu warehouse init`` and every run. (``connectors.warehouse.review``
     calls ``create_tables`` before it reads; here that is a no-op.)
 
-    Each transaction opens its own connection, so on an embedded DuckDB file ``padu run``
-    takes turns with the pages; a page waits at most ``lock_timeout`` seconds (30) for a
+    A page's queries share one connection (``one_connection``), opened while the page is
+    built, so on an embedded DuckDB file ``padu run`` takes turns with the pages; a page waits at most ``lock_timeout`` seconds (30) for a
     run's turn to end before it says the warehouse is busy."""
 
     def __init__(self, url: str, lock_timeout: float = 30.0) -> None:
