@@ -105,6 +105,9 @@ def test_review_pair_masks_identifiers_but_the_differing_digits(served):
         assert sum(c.isdigit() for c in shown) < 16
     assert "0 decided /" in page and "waterfall" in page
     assert 'data-key="m"' in page and 'data-key="n"' in page and 'data-key="u"' in page
+    assert 'name="left_key"' in client.get("/review?region=63.09").text
+    elsewhere = client.get("/review?region=63.10").text
+    assert "Nothing to review" in elsewhere and "0 decided / 0 queued" in elsewhere
 
 
 def test_posts_without_the_csrf_token_are_refused(served):

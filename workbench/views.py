@@ -118,16 +118,21 @@ def docs_link(ctx: Ctx, page: object) -> str:
 
 
 def review(ctx: Ctx) -> Response:
-    """The most useful undecided pair (those marked unsure in this session last)."""
+    """The most useful undecided pair (of ``?region=``, else of every region; those marked
+    unsure in this session last)."""
     store = ctx.store
-    waiting = wb.next_pairs(store, limit=200)
+    region = ctx.query.get("region") or None
+    waiting = wb.next_pairs(store, limit=200, region=region)
     keys = list(zip(waiting["left_key"], waiting["right_key"], strict=True))
     chosen = next((k for k in keys if k not in ctx.session.skipped), keys[0] if keys else None)
-    progress = wb.review_progress(store)
+    progress = wb.review_progress(store, region)
     if chosen is None:
-        return ctx.render("review.html", pair=None, progress=progress)
+        return ctx.render(
+            "review.html", pair=None, progress=progress, region=region,
+            regions=wb.queue_regions(store),
+        )  # fmt: skip
     row = waiting.iloc[keys.index(chosen)]
-    return _pair_page(ctx, row, progress)
+    return _pair_page(ctx, row, progress, region)
 
 
 def review_pair(ctx: Ctx) -> Response:
@@ -136,10 +141,12 @@ def review_pair(ctx: Ctx) -> Response:
     row = wb.queued_pair(ctx.store, left, right)
     if row is None:
         raise Refused(404, "that pair is not in the review queue (a run may have decided it)")
-    return _pair_page(ctx, row, wb.review_progress(ctx.store))
+    return _pair_page(ctx, row, wb.review_progress(ctx.store), None)
 
 
-def _pair_page(ctx: Ctx, queued: pd.Series, progress: dict[str, int]) -> Response:
+def _pair_page(
+    ctx: Ctx, queued: pd.Series, progress: dict[str, int], region: str | None
+) -> Response:
     store = ctx.store
     refs = [
         (str(queued["left_file"]), int(queued["left_row"])),
@@ -159,6 +166,8 @@ def _pair_page(ctx: Ctx, queued: pd.Series, progress: dict[str, int]) -> Respons
         rivals=rivals,
         progress=progress,
         skipped=(left_key, right_key) in ctx.session.skipped,
+        region=region,
+        regions=wb.queue_regions(store),
     )
 
 
@@ -210,9 +219,14 @@ def decide(ctx: Ctx) -> Response:
     if queued is None:
         raise Refused(404, "that pair is not in the review queue (a run may have decided it)")
     key = (str(queued["left_key"]), str(queued["right_key"]))
+    back = "/review" + (
+        "?" + urllib.parse.urlencode({"region": ctx.form["region"]})
+        if ctx.form.get("region")
+        else ""
+    )
     if decision == "unsure":
         ctx.session.skipped.add(key)
-        return ctx.redirect("/review")
+        return ctx.redirect(back)
     if decision not in decisions.DECISIONS:
         raise Refused(400, "the decision must be match, no_match or unsure")
     try:
@@ -226,7 +240,7 @@ def decide(ctx: Ctx) -> Response:
     except decisions.ReviewError as err:
         raise Refused(400, str(err)) from None
     ctx.session.skipped.discard(key)
-    return ctx.redirect("/review")
+    return ctx.redirect(back)
 
 
 # -- residents -----------------------------------------------------------------------------

@@ -49,8 +49,9 @@ class ServingWarehouse(Warehouse):
     calls ``create_tables`` before it reads; here that is a no-op.)
 
     A page's queries share one connection (``one_connection``), opened while the page is
-    built, so on an embedded DuckDB file ``padu run`` takes turns with the pages; a page waits at most ``lock_timeout`` seconds (30) for a
-    run's turn to end before it says the warehouse is busy."""
+    built, so on an embedded DuckDB file ``padu run`` takes turns with the pages; a page
+    waits at most ``lock_timeout`` seconds (30) for a run's turn to end before it says the
+    warehouse is busy."""
 
     def __init__(self, url: str, lock_timeout: float = 30.0) -> None:
         super().__init__(url, lock_timeout=lock_timeout)
@@ -175,27 +176,42 @@ _QUEUE = (
 )
 
 
-def review_progress(store: Warehouse) -> dict[str, int]:
-    """Pairs queued, and how many of them are decided (applied by the next run)."""
+def _in_region(region: str | None, word: str = "WHERE") -> tuple[str, dict[str, str]]:
+    return (f" {word} q.region = :region", {"region": region}) if region else ("", {})
+
+
+def review_progress(store: Warehouse, region: str | None = None) -> dict[str, int]:
+    """Pairs queued (in ``region``, else in all), and how many of them are decided (applied
+    by the next run)."""
+    where, params = _in_region(region)
     row = _query(
         store,
         "SELECT count(*) AS queued, count(d.decision) AS decided FROM review_queue q "
         "LEFT JOIN review_decision d ON d.left_key = least(q.left_key, q.right_key) "
-        "AND d.right_key = greatest(q.left_key, q.right_key)",
+        f"AND d.right_key = greatest(q.left_key, q.right_key){where}",
+        params,
     ).iloc[0]
     return {"queued": int(row["queued"]), "decided": int(row["decided"])}
 
 
-def next_pairs(store: Warehouse, limit: int = 50) -> pd.DataFrame:
-    """Undecided pairs, most useful first: the model's probability closest to 0.5 (where a
-    decision teaches the most), then the higher match weight."""
+def next_pairs(store: Warehouse, limit: int = 50, region: str | None = None) -> pd.DataFrame:
+    """Undecided pairs (of ``region``, else of all), most useful first: the model's
+    probability closest to 0.5 (where a decision teaches the most), then the higher match
+    weight."""
+    where, params = _in_region(region, "AND")
     return _query(
         store,
-        f"{_QUEUE} WHERE d.decision IS NULL "
+        f"{_QUEUE} WHERE d.decision IS NULL{where} "
         "ORDER BY abs(q.match_probability - 0.5), q.match_weight DESC, q.left_key, q.right_key "
         "LIMIT :limit",
-        {"limit": limit},
+        {"limit": limit, **params},
     )
+
+
+def queue_regions(store: Warehouse) -> list[str]:
+    """The regions with pairs in the review queue."""
+    found = _query(store, "SELECT DISTINCT region FROM review_queue ORDER BY region")
+    return [str(r) for r in found["region"]]
 
 
 def queued_pair(store: Warehouse, left_key: str, right_key: str) -> pd.Series | None:
