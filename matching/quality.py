@@ -259,12 +259,15 @@ SOURCE_PAIRS = (
 def source_pair(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """``"dukcapil-kpu"`` etc. of aligned source names, in ``SOURCE_ORDER`` whatever the
     order of the two."""
+    a, b = _rank(left), _rank(right)
+    names = np.array([*SOURCE_ORDER, "other"], dtype=object)
+    return names[np.minimum(a, b)] + "-" + names[np.maximum(a, b)]
+
+
+def _rank(sources: np.ndarray) -> np.ndarray:
+    """Each source's place in ``SOURCE_ORDER`` (after them: any other)."""
     rank = {s: i for i, s in enumerate(SOURCE_ORDER)}
-    a = np.array([rank.get(str(s), len(rank)) for s in left])
-    b = np.array([rank.get(str(s), len(rank)) for s in right])
-    first = np.where(a <= b, left, right).astype(str)
-    second = np.where(a <= b, right, left).astype(str)
-    return np.char.add(np.char.add(first, "-"), second).astype(object)
+    return pd.Series(sources, dtype=object).map(rank).fillna(len(rank)).to_numpy(dtype=int)
 
 
 def stratum_name(pair: str, linked: bool | None, band: str) -> str:
@@ -325,10 +328,8 @@ def build_frame(
     pairs = scored.merge(together.assign(_linked=True), on=["a", "b"], how="outer")
     pairs["linked"] = pairs.pop("_linked").notna()
     a, b = pairs["a"].to_numpy(dtype=np.int64), pairs["b"].to_numpy(dtype=np.int64)
-    rank = {s: i for i, s in enumerate(SOURCE_ORDER)}
-    ra = np.array([rank.get(str(s), 9) for s in sources[a]])
-    rb = np.array([rank.get(str(s), 9) for s in sources[b]])
-    swap = rb < ra
+    rank = _rank(sources)
+    swap = rank[b] < rank[a]
     pairs["left"] = np.where(swap, b, a)
     pairs["right"] = np.where(swap, a, b)
     pairs["source_pair"] = source_pair(sources[a], sources[b])
@@ -356,10 +357,8 @@ def build_frame(
     records["record"] = records["record"].astype(np.int64)
     records["band"] = UNLINKED_RECORD
 
-    pairs["stratum"] = [
-        stratum_name(p, bool(k), str(band))
-        for p, k, band in zip(pairs["source_pair"], pairs["linked"], pairs["band"], strict=True)
-    ]
+    linked_text = np.where(pairs["linked"].to_numpy(dtype=bool), "linked", "not linked")
+    pairs["stratum"] = pairs["source_pair"] + " | " + linked_text + " | " + pairs["band"]
     records["stratum"] = [stratum_name(p, None, UNLINKED_RECORD) for p in records["source_pair"]]
     by_pair = pairs.groupby("stratum", sort=False).agg(
         source_pair=("source_pair", "first"), linked=("linked", "first"),
