@@ -13,7 +13,6 @@ import yaml
 from pipelines.automation.schedules import daily_sync, landing_sensor
 from pipelines.definitions import defs
 from pipelines.resources import LandingFolder
-from synthetic import generate
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -39,12 +38,12 @@ def test_every_asset_is_partitioned_by_region_but_the_cross_region_pass():
     assert defs.resolve_schedule_def("daily_cross_region").job_name == "cross_region"
 
 
-def test_sensor_requests_a_run_for_the_region_of_a_new_file(tmp_path):
+def test_sensor_requests_a_run_for_the_region_of_a_new_file(tmp_path, generated):
     landing = LandingFolder(folder=str(tmp_path))
     context = dg.build_sensor_context(resources={"landing": landing})
     assert isinstance(landing_sensor(context), dg.SkipReason)  # empty folder
 
-    generate(region="6309", people=50, seed=1, out=tmp_path)
+    generated(tmp_path, region="6309", people=50, seed=1)
     context = dg.build_sensor_context(cursor=context.cursor, resources={"landing": landing})
     requests = landing_sensor(context)
     assert [r.partition_key for r in requests] == ["6309"]
@@ -52,20 +51,20 @@ def test_sensor_requests_a_run_for_the_region_of_a_new_file(tmp_path):
     # Nothing new: no run. A new snapshot arrives: a run again, for that region only.
     again = dg.build_sensor_context(cursor=context.cursor, resources={"landing": landing})
     assert isinstance(landing_sensor(again), dg.SkipReason)
-    generate(region="6301", people=30, seed=2, out=tmp_path)
+    generated(tmp_path, region="6301", people=30, seed=2)
     later = dg.build_sensor_context(cursor=again.cursor, resources={"landing": landing})
     assert [r.partition_key for r in landing_sensor(later)] == ["6301"]
 
 
-def test_daily_schedule_requests_one_run_per_region(tmp_path):
+def test_daily_schedule_requests_one_run_per_region(tmp_path, generated):
     landing = LandingFolder(folder=str(tmp_path))
     when = datetime(2026, 11, 26, 2, 0)
     context = dg.build_schedule_context(
         resources={"landing": landing}, scheduled_execution_time=when
     )
     assert isinstance(daily_sync(context), dg.SkipReason)
-    generate(region="6309", people=30, seed=1, out=tmp_path)
-    generate(region="6301", people=30, seed=2, out=tmp_path)
+    generated(tmp_path, region="6309", people=30, seed=1)
+    generated(tmp_path, region="6301", people=30, seed=2)
     requests = daily_sync(context)
     assert sorted(r.partition_key for r in requests) == ["6301", "6309"]
     assert len({r.run_key for r in requests}) == 2

@@ -16,7 +16,6 @@ import pytest
 from conftest import rows_of
 
 from connectors.warehouse.engine import Warehouse
-from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: padu run, held after one staging write until the file PADU_TEST_GO exists.
@@ -49,10 +48,10 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "PADU_PSEUDONYM_KEY_FILE": str(key)}  # fmt: skip
 
 
-def test_a_second_run_of_a_region_refuses_while_the_first_runs(tmp_path, warehouse_url):
+def test_a_second_run_of_a_region_refuses_while_the_first_runs(tmp_path, warehouse_url, generated):
     url = warehouse_url
     first = tmp_path / "first"
-    generate(region="6309", people=200, seed=12, out=first)
+    generated(first, region="6309", people=200, seed=12)
     second = tmp_path / "second"  # the next day's delivery
     second.mkdir()
     for path in first.iterdir():

@@ -65,11 +65,10 @@ def test_the_dg_project_loads_the_definitions():
     assert {"linked_residents", "resident", "place", "dukcapil_raw"} <= keys
 
 
-def test_dagster_asset_materialize_from_the_command_line(tmp_path):
+def test_dagster_asset_materialize_from_the_command_line(tmp_path, generated):
     from connectors.warehouse.engine import Warehouse
-    from synthetic import generate
 
-    generate(region="6309", people=400, seed=5, out=tmp_path / "landing")
+    generated(tmp_path / "landing", region="6309", people=400, seed=5)
     (tmp_path / "dagster_home").mkdir()
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     env = {

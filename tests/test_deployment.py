@@ -83,14 +83,13 @@ def test_dagster_gets_a_schedule_per_region_of_the_deployment():
     ]
 
 
-def test_a_region_can_name_its_own_column_mapping(tmp_path):
+def test_a_region_can_name_its_own_column_mapping(tmp_path, generated):
     """This office's registry extract calls NAMA_LGKP 'NAMA_LENGKAP'; its mapping says so."""
     from connectors.warehouse.engine import Warehouse
     from pipelines.cli import run_pipeline
-    from synthetic import generate
 
     landing = tmp_path / "landing"
-    generate(region="6309", people=100, seed=71, out=landing)
+    generated(landing, region="6309", people=100, seed=71)
     registry = next(landing.glob("dukcapil_*.csv"))
     registry.write_text(registry.read_text().replace("NAMA_LGKP", "NAMA_LENGKAP", 1))
     (tmp_path / "mappings").mkdir()

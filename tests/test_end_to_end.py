@@ -11,15 +11,14 @@ import pytest
 from connectors.warehouse.engine import Warehouse
 from matching.evaluation import accuracy
 from pipelines.cli import run_pipeline
-from synthetic import generate
 
 PEOPLE = 3000
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory) -> dict[str, object]:
+def region(tmp_path_factory, generated) -> dict[str, object]:
     base = tmp_path_factory.mktemp("e2e")
-    summary = generate(region="6309", people=PEOPLE, seed=11, out=base / "landing")
+    summary = generated(base / "landing", region="6309", people=PEOPLE, seed=11)
     url = f"duckdb:///{base / 'warehouse.duckdb'}"
     messages: list[str] = []
     assert run_pipeline(base / "landing", url, None, echo=messages.append), messages

@@ -16,7 +16,6 @@ from matching.evaluation import accuracy
 from matching.features import build_features
 from matching.names import fold_spelling
 from matching.phonetic import phonetic_words
-from synthetic import generate
 
 FIELD = {c.name: i for i, c in enumerate(COMPARISONS)}
 
@@ -198,21 +197,21 @@ def test_clustering_keeps_every_accepted_pair_within_one_source():
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def region(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("engine")
-    generate(region="6309", people=6000, seed=21, out=base / "landing")
+    generated(base / "landing", region="6309", people=6000, seed=21)
     recs = standardise_folder(base / "landing")
     truth = pd.read_csv(base / "truth.csv")
     return recs, truth
 
 
 @pytest.fixture(scope="module")
-def linked(generated):
-    return FellegiSunterLinker().link(generated[0])
+def linked(region):
+    return FellegiSunterLinker().link(region[0])
 
 
-def test_accuracy_on_generated_region(generated, linked):
-    recs, truth = generated
+def test_accuracy_on_generated_region(region, linked):
+    recs, truth = region
     result = linked
     labelled = (
         recs[["source_file", "source_row"]]
@@ -240,8 +239,8 @@ def test_every_score_is_explained_by_its_fields(linked):
     assert weights.max() - weights.min() > 3
 
 
-def test_same_input_same_clusters(generated, linked):
-    again = FellegiSunterLinker().link(generated[0]).clusters
+def test_same_input_same_clusters(region, linked):
+    again = FellegiSunterLinker().link(region[0]).clusters
     pd.testing.assert_frame_equal(linked.clusters, again)
 
 
@@ -268,8 +267,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def with_cases(generated):
-    recs, _ = generated
+def with_cases(region):
+    recs, _ = region
     rows = []
     for _case, source, name, nik, birth, sex, extra in CASES:
         rows.append({"source": source, "name": name, "nik": nik, "birth_date": birth,

@@ -25,7 +25,6 @@ from ops_helpers import content_hashes
 from pipelines.cli import run_pipeline
 from pipelines.definitions import defs
 from pipelines.executors import ExecutorSettingsError, choose_executor
-from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -199,12 +198,12 @@ def test_kubernetes_instance_launches_each_region_as_a_job_of_its_own(
     assert manifest["metadata"]["labels"]["app.kubernetes.io/part-of"] == "padu"
 
 
-def test_multiprocess_executor_runs_a_region_as_the_run_in_one_process_does(tmp_path):
+def test_multiprocess_executor_runs_a_region_as_the_run_in_one_process_does(tmp_path, generated):
     """The sync job with each step in a process of its own (deploy/executors/multiprocess.yaml)
     on an embedded DuckDB warehouse: the steps take turns writing, and the tables are those
     of a run whose steps all ran in one process."""
     landing = tmp_path / "landing"
-    generate(region="6309", people=200, seed=9, out=landing)
+    generated(landing, region="6309", people=200, seed=9)
     in_one = f"duckdb:///{tmp_path / 'in_one.duckdb'}"
     assert run_pipeline(landing, in_one, "6309", echo=lambda _: None)
 
@@ -236,12 +235,12 @@ def test_multiprocess_executor_runs_a_region_as_the_run_in_one_process_does(tmp_
 @pytest.mark.postgres
 @pytest.mark.celery
 def test_celery_workers_run_a_region_as_the_run_in_one_process_does(
-    tmp_path, postgres_url, celery_broker_url
+    tmp_path, postgres_url, celery_broker_url, generated
 ):
     """A real Celery worker, started as deploy/executors/celery.yaml says, runs every step of
     a region's run; the tables are those of a run whose steps all ran in one process."""
     landing = tmp_path / "landing"
-    generate(region="6309", people=200, seed=9, out=landing)
+    generated(landing, region="6309", people=200, seed=9)
     reference = postgres_database()
     in_one = next(reference)
     try:

@@ -33,7 +33,6 @@ from expectations.suites import (
 )
 from matching.linkage import default_linker
 from matching.resident import build_residents
-from synthetic import generate
 
 PEOPLE = 2500
 KEY = b"test-key"
@@ -43,9 +42,9 @@ SETTINGS = QualitySettings.from_mapping({"coverage_min_registry_persons": 50})
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+def data(tmp_path_factory: pytest.TempPathFactory, generated) -> dict[str, pd.DataFrame]:
     base = tmp_path_factory.mktemp("quality")
-    generate(region="6309", people=PEOPLE, seed=21, out=base / "landing")
+    generated(base / "landing", region="6309", people=PEOPLE, seed=21)
     records = standardise_folder(base / "landing")
     result = default_linker().link(records)
     residents, ids = build_residents(records, result.clusters, KEY)

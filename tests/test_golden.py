@@ -14,17 +14,16 @@ from pathlib import Path
 from ops_helpers import content_hashes
 
 from pipelines.cli import run_pipeline
-from synthetic import generate
 
 GOLDEN = Path(__file__).parent / "golden" / "published_hashes.json"
 #: A fixed key, so that pseudonyms and resident IDs are the same on every machine.
 KEY = "golden-test-key-" + "0" * 48
 
 
-def test_published_tables_are_unchanged(tmp_path, monkeypatch):
+def test_published_tables_are_unchanged(tmp_path, monkeypatch, generated):
     monkeypatch.setenv("PADU_PSEUDONYM_KEY", KEY)
     monkeypatch.delenv("PADU_PSEUDONYM_KEY_FILE", raising=False)
-    generate(region="6309", people=600, seed=21, out=tmp_path / "landing")
+    generated(tmp_path / "landing", region="6309", people=600, seed=21)
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
     hashes = content_hashes(url)

@@ -31,7 +31,6 @@ from connectors.agencies import FORMATS, extract
 from connectors.agencies.extract import ExtractError, FileChangedError
 from connectors.reference.regions import kabupaten
 from connectors.schema import Source, conform
-from synthetic import generate
 
 SNAPSHOT = date(2026, 11, 1)
 TABALONG = kabupaten("6309")
@@ -127,14 +126,14 @@ def test_a_file_that_changes_while_read_is_not_loaded(tmp_path, monkeypatch):
         FORMATS[Source.DUKCAPIL].read(path, None)
 
 
-def test_hostile_region_in_a_folder_with_spaces_and_unicode(tmp_path):
+def test_hostile_region_in_a_folder_with_spaces_and_unicode(tmp_path, generated):
     """Formula-like names, a 10 MB field and a binary voter list in 'kantör data/ländïng'.
 
     The binary voter list fails its own asset; the registry and BPS assets still complete."""
     from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
 
     landing = tmp_path / "kantör data" / "ländïng ü"
-    generate(region="6309", people=200, seed=3, out=landing)
+    generated(landing, region="6309", people=200, seed=3)
     registry = next(landing.glob("dukcapil_*.csv"))
     frame = pd.read_csv(registry, sep="|", dtype=str, keep_default_na=False)
     frame.loc[0, "NAMA_LGKP"] = "=cmd|' /C calc'!A0"

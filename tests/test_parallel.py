@@ -24,7 +24,6 @@ from connectors.warehouse.locks import WarehouseBusyError, lock_path
 from connectors.warehouse.tables import resident, resident_link, run_audit
 from pipelines.cli import main, run_pipeline
 from pipelines.retries import TRANSIENT_ERRORS
-from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = {"6309": "63.09", "6301": "63.01"}  # Kab. Tabalong, Kab. Tanah Laut
@@ -44,10 +43,10 @@ with store.transaction() as conn:
 
 
 @pytest.fixture(scope="module")
-def two_regions(tmp_path_factory) -> Path:
+def two_regions(tmp_path_factory, generated) -> Path:
     landing = tmp_path_factory.mktemp("regions") / "landing"
     for seed, code in enumerate(REGIONS, start=40):
-        generate(region=code, people=PEOPLE, seed=seed, out=landing,
+        generated(landing, region=code, people=PEOPLE, seed=seed,
                  truth=landing.parent / f"truth_{code}.csv")  # fmt: skip
     return landing
 

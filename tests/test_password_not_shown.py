@@ -23,7 +23,6 @@ from sqlalchemy.pool import NullPool
 from connectors.landing import origin
 from connectors.redaction import scrub, url_for_display, url_secrets
 from connectors.warehouse.engine import Warehouse
-from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PADU = [sys.executable, "-m", "pipelines.cli"]
@@ -86,13 +85,13 @@ def _padu(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("form", ["userinfo", "query"])
-def test_a_password_in_a_database_url_shows_nowhere(tmp_path, postgres_url, form):
+def test_a_password_in_a_database_url_shows_nowhere(tmp_path, postgres_url, form, generated):
     """PostgreSQL here trusts local connections, so any password is accepted."""
     password = f"pw-{secrets.token_hex(12)}"
     warehouse = _with_password(postgres_url, password, form)
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
     delivered = tmp_path / "delivered"
-    generate(region="6309", people=120, seed=5, out=delivered, snapshot=today)
+    generated(delivered, region="6309", people=120, seed=5, snapshot=today)
     landing = tmp_path / "landing"
     landing.mkdir()
     for path in delivered.iterdir():

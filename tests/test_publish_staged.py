@@ -36,7 +36,6 @@ from connectors.warehouse.tables import (
     source_record,
 )
 from pipelines.cli import run_pipeline
-from synthetic import generate
 
 
 def _with_run(frame: pd.DataFrame, region: str, run_id: str, table) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -120,10 +119,12 @@ def _add_broken_line(path: Path, line: str) -> None:
         out.write(line + "\n")
 
 
-def test_staged_publish_writes_what_the_frames_wrote(tmp_path, two_warehouses, monkeypatch):
+def test_staged_publish_writes_what_the_frames_wrote(
+    tmp_path, two_warehouses, monkeypatch, generated
+):
     url, reference = two_warehouses
     first = tmp_path / "first"
-    generate(region="6309", people=300, seed=23, out=first)
+    generated(first, region="6309", people=300, seed=23)
     _add_broken_line(next(first.glob("kpu_dpt_*.csv")), "BROKEN,LINE")
     _add_broken_line(next(first.glob("bps_*.csv")), "1,2,3")
 

@@ -28,7 +28,6 @@ from connectors.agencies import dukcapil
 from connectors.pull import database_extract
 from connectors.pull.database import FORMATS, PullError, pull
 from connectors.pull.database_extract import as_text
-from synthetic import generate
 
 MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/test"
 SNAPSHOT = date(2026, 11, 1)
@@ -106,15 +105,15 @@ def db(request) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
+def registry_file(tmp_path_factory, generated) -> Path:
     landing = tmp_path_factory.mktemp("generated") / "landing"
-    generate(region="6309", people=500, seed=3, out=landing)
+    generated(landing, region="6309", people=500, seed=3)
     return landing / DKB
 
 
 @pytest.fixture(scope="module")
-def registry(generated) -> pd.DataFrame:
-    return pd.read_csv(generated, sep="|", dtype=str, keep_default_na=False)
+def registry(registry_file) -> pd.DataFrame:
+    return pd.read_csv(registry_file, sep="|", dtype=str, keep_default_na=False)
 
 
 def ordered(db: Database, table: str, columns: list[str], order: str) -> str:
@@ -173,7 +172,7 @@ def test_text_columns_round_trip(db, registry, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == [DKB]
 
 
-def test_typed_columns_round_trip(db, registry, generated, tmp_path):
+def test_typed_columns_round_trip(db, registry, registry_file, tmp_path):
     """A DATE birth date, integer, float and decimal codes come out as the registry writes them."""
     rows = registry.astype(object).copy()
     rows["TGL_LHR"] = [datetime.strptime(v, "%d-%m-%Y").date() for v in rows["TGL_LHR"]]
@@ -189,16 +188,16 @@ def test_typed_columns_round_trip(db, registry, generated, tmp_path):
 
     pull(db.url, query=ordered(db, table, list(registry.columns), "URUT"), out=out, **DKB_FORMAT)
 
-    assert out.read_bytes() == generated.read_bytes()
-    assert_frame_equal(standardised(out), standardised(generated))
+    assert out.read_bytes() == registry_file.read_bytes()
+    assert_frame_equal(standardised(out), standardised(registry_file))
 
 
-def test_table_pull_in_key_order(db, registry, generated, tmp_path):
+def test_table_pull_in_key_order(db, registry, registry_file, tmp_path):
     table = db.load(registry)
     out = tmp_path / "landing" / DKB
     result = pull(db.url, table=table, out=out, key_column="NIK", **DKB_FORMAT)
     assert result.rows == len(registry)
-    assert sorted(data_lines(out)) == sorted(data_lines(generated))
+    assert sorted(data_lines(out)) == sorted(data_lines(registry_file))
     niks = [line.split("|")[0] for line in data_lines(out)]
     assert niks == sorted(niks)
 

@@ -22,7 +22,6 @@ from test_pull_database import mariadb_url
 
 from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
-from synthetic import generate
 
 pytestmark = pytest.mark.postgres  # and MariaDB for the registry's database
 
@@ -79,14 +78,14 @@ def registry_db(request) -> Iterator[tuple[str, str]]:
 
 
 def test_pulled_extracts_give_the_same_residents_as_delivered_files(
-    tmp_path, registry_db, portal, monkeypatch
+    tmp_path, registry_db, portal, monkeypatch, generated
 ):
     postgres_url, table = registry_db  # the registry's database (PostgreSQL or MariaDB)
     # Pulls are named for today (in the deployment's timezone); so are the delivered files,
     # so that both runs see the same snapshot date and file names.
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
     delivered = tmp_path / "delivered"
-    generate(region="6309", people=300, seed=61, out=delivered, snapshot=today)
+    generated(delivered, region="6309", people=300, seed=61, snapshot=today)
     by_file = f"duckdb:///{tmp_path / 'by_file.duckdb'}"
     assert run_pipeline(delivered, by_file, None, echo=lambda _: None)
 
@@ -154,11 +153,12 @@ def test_pulled_extracts_give_the_same_residents_as_delivered_files(
     assert content_hashes(pulled) == good
 
 
-def test_registry_changes_are_pulled_incrementally_then_in_full(tmp_path, postgres_url,
-                                                                monkeypatch):  # fmt: skip
+def test_registry_changes_are_pulled_incrementally_then_in_full(
+    tmp_path, postgres_url, monkeypatch, generated
+):
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
     delivered = tmp_path / "delivered"
-    generate(region="6309", people=200, seed=62, out=delivered, snapshot=today)
+    generated(delivered, region="6309", people=200, seed=62, snapshot=today)
     registry = pd.read_csv(next(delivered.glob("dukcapil_*.csv")), sep="|", dtype=str,
                            keep_default_na=False)  # fmt: skip
     registry["TGL_UBAH"] = pd.Timestamp("2026-01-01")

@@ -9,7 +9,6 @@ from conftest import rows_of
 from connectors.warehouse.engine import Warehouse
 from matching.nik import pseudonymise
 from pipelines.cli import main, run_pipeline
-from synthetic import generate
 
 OLD = "an old key of forty bytes, 0123456789ab"
 NEW = "the new key, also long enough: 0123456789abcdef"
@@ -26,9 +25,9 @@ def _links(url: str) -> pd.DataFrame:
         store.dispose()
 
 
-def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch):
+def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch, generated):
     landing = tmp_path / "landing"
-    generate(region="6309", people=300, seed=51, out=landing)
+    generated(landing, region="6309", people=300, seed=51)
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     monkeypatch.setenv("PADU_PSEUDONYM_KEY", OLD)
     assert run_pipeline(landing, url, None, echo=lambda _: None)

@@ -20,7 +20,6 @@ from connectors.report.page import ROWS_PER_KIND, _scores_note, build_report, sa
 from connectors.warehouse.engine import Warehouse
 from matching.discrepancies import KINDS
 from pipelines.cli import main, run_pipeline
-from synthetic import generate
 
 
 def _chromium() -> str:
@@ -67,9 +66,9 @@ def _probe(page: Path, script: str, profile: Path, width: int = 1400) -> dict:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tmp_path_factory, generated):
     base = tmp_path_factory.mktemp("report")
-    generate(region="6309", people=1500, seed=4, out=base / "landing")
+    generated(base / "landing", region="6309", people=1500, seed=4)
     url = f"duckdb:///{base / 'w.duckdb'}"
     assert run_pipeline(base / "landing", url, None, echo=lambda _: None)
     store = Warehouse(url)

@@ -7,7 +7,6 @@ import pandas as pd
 
 from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
-from synthetic import generate
 
 
 def _links(url: str) -> pd.DataFrame:
@@ -18,8 +17,8 @@ def _links(url: str) -> pd.DataFrame:
         store.dispose()
 
 
-def test_second_snapshot_keeps_ids_of_unchanged_people(tmp_path):
-    generate(region="6309", people=4000, seed=8, out=tmp_path / "landing")
+def test_second_snapshot_keeps_ids_of_unchanged_people(tmp_path, generated):
+    generated(tmp_path / "landing", region="6309", people=4000, seed=8)
     truth = pd.read_csv(tmp_path / "truth.csv")
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)

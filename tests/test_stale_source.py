@@ -14,16 +14,15 @@ from conftest import rows_of
 from connectors.report.page import build_report
 from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
-from synthetic import generate
 
 OLD, NEW = "20261101", "20261102"
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
+def first_run(tmp_path_factory, generated):
     """A region loaded once: the current snapshot of every source is of 2026-11-01."""
     root = tmp_path_factory.mktemp("stale")
-    generate(region="6309", people=800, seed=4, out=root / "landing")
+    generated(root / "landing", region="6309", people=800, seed=4)
     url = f"duckdb:///{root / 'w.duckdb'}"
     assert run_pipeline(root / "landing", url, None, echo=lambda _: None)
     return root, url
@@ -54,14 +53,14 @@ def _current(url: str) -> dict[str, str]:
 
 
 def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
-    tmp_path, warehouse_url, monkeypatch
+    tmp_path, warehouse_url, monkeypatch, generated
 ):
     key = tmp_path / "pseudonym.key"
     key.write_text("k" * 64)
     key.chmod(0o600)
     monkeypatch.setenv("PADU_PSEUDONYM_KEY_FILE", str(key))
     url = warehouse_url
-    generate(region="6309", people=500, seed=4, out=tmp_path / "landing")
+    generated(tmp_path / "landing", region="6309", people=500, seed=4)
     assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
     landing = _next_folder(tmp_path, "broken")
     registry = next(landing.glob("dukcapil_*"))
@@ -116,8 +115,8 @@ def test_a_file_with_far_fewer_rows_is_refused_with_both_counts(first_run):
     assert _current(url)["kpu"].endswith(f"{OLD}.csv")
 
 
-def test_a_region_with_no_earlier_snapshot_still_fails(tmp_path):
-    generate(region="6309", people=300, seed=5, out=tmp_path / "landing")
+def test_a_region_with_no_earlier_snapshot_still_fails(tmp_path, generated):
+    generated(tmp_path / "landing", region="6309", people=300, seed=5)
     registry = next((tmp_path / "landing").glob("dukcapil_*"))
     registry.write_bytes(b"NAMA_LGKP|ALAMAT\nBUDI|JL. MAWAR\n")
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
@@ -126,7 +125,9 @@ def test_a_region_with_no_earlier_snapshot_still_fails(tmp_path):
     assert rows_of(url, "SELECT count(*) AS n FROM refused_file")["n"].iloc[0] == 0
 
 
-def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(tmp_path, monkeypatch):
+def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(
+    tmp_path, monkeypatch, generated
+):
     """The line count is a blocking check of its own: were the reader to lose a line, nothing
     of the region would be published."""
     from connectors.agencies import extract
@@ -138,7 +139,7 @@ def test_rows_read_that_do_not_reconcile_with_the_lines_stop_the_region(tmp_path
         return extract._Scan(found.checksum, found.line_break, found.lines + 1)
 
     monkeypatch.setattr(extract, "_scan", one_line_more)
-    generate(region="6309", people=300, seed=6, out=tmp_path / "landing")
+    generated(tmp_path / "landing", region="6309", people=300, seed=6)
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     out: list[str] = []
     assert not run_pipeline(tmp_path / "landing", url, None, echo=out.append)
