@@ -186,5 +186,7 @@ def test_the_roles_grants(warehouse):
     assert can("auditor", log) and can("auditor", "SELECT count(*) FROM access_log")
     assert not can("auditor", decide)
     assert not can("auditor", "SELECT nik FROM restricted.source_record LIMIT 1")
+    label = "UPDATE quality_item SET note = note WHERE item_id < 0"
+    assert can("reviewer", label) and not can("auditor", label)
     assert not can("statistician", log)
     assert not can("statistician", "SELECT count(*) FROM access_log")

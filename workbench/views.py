@@ -23,9 +23,10 @@ from starlette.responses import Response
 
 from connectors.report.charts import histogram
 from connectors.report.page import safe_cell
+from connectors.warehouse import quality_sample
 from connectors.warehouse import review as decisions
 from connectors.warehouse import workbench as wb
-from workbench import pairs, sample
+from workbench import pairs
 from workbench.app import Ctx, Refused
 from workbench.auth import Session, SignInRefused
 from workbench.masking import masked
@@ -347,10 +348,7 @@ def quality(ctx: Ctx) -> Response:
     weights = attempt(lambda: wb.queue_weights(store))
     scores = attempt(lambda: wb.link_scores(store))
     outputs = attempt(lambda: wb.run_outputs(store))
-    module = sample.module()
-    estimates: Any = None
-    if module is not None:
-        estimates = attempt(lambda: _estimates(module, store))
+    estimates = attempt(lambda: _estimates(store))
     return ctx.render(
         "quality.html",
         history=history,
@@ -360,17 +358,15 @@ def quality(ctx: Ctx) -> Response:
         weight_chart=_weight_chart(weights),
         score_chart=_score_chart(scores),
         queued=len(weights) if isinstance(weights, pd.DataFrame) else weights,
-        sample_available=module is not None,
         estimates=estimates,
     )
 
 
-def _estimates(module: Any, store: wb.Warehouse) -> pd.DataFrame:
-    frames = [
-        module.estimates(store, region).assign(region=region)
-        for region in wb.regions(store)["region"]
-    ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def _estimates(store: wb.Warehouse) -> pd.DataFrame:
+    """Each region's precision and recall estimates from its current quality sample."""
+    frames = [quality_sample.estimates(store, str(r)) for r in wb.regions(store)["region"]]
+    found = [f for f in frames if not f.empty]
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame()
 
 
 def _outputs(outputs: pd.DataFrame | wb.Forbidden) -> pd.DataFrame | wb.Forbidden:
@@ -414,28 +410,30 @@ def _score_chart(scores: pd.DataFrame | wb.Forbidden) -> str:
 
 
 def sample_review(ctx: Ctx) -> Response:
-    module = sample.module()
-    if module is None:
-        return ctx.render("sample.html", available=False, item=None, view=None, region=None)
+    """The next unlabelled item of a region's current quality sample (``?region=``, else the
+    first region), in the review queue's side-by-side view."""
     store = ctx.store
     regions = [str(r) for r in wb.regions(store)["region"]]
     region = ctx.query.get("region") or (regions[0] if regions else "")
-    items = module.sample_items(store, region, unlabelled_only=True) if region else pd.DataFrame()
+    items = (
+        quality_sample.sample_items(store, region, unlabelled_only=True)
+        if region in regions
+        else pd.DataFrame()
+    )
     skipped = ctx.session.skipped
     todo = [r for _, r in items.iterrows() if ("sample", str(r["item_id"])) not in skipped]
     if not todo and not items.empty:
         todo = [items.iloc[0]]
     if not todo:
         return ctx.render(
-            "sample.html", available=True, item=None, view=None, region=region, regions=regions,
-            left=0,
-        )  # fmt: skip
+            "sample.html", item=None, view=None, region=region, regions=regions, left=0
+        )
     item = todo[0]
     refs = _item_rows(store, item)
     view = pair_view(ctx, refs, "quality") if refs else None
     return ctx.render(
-        "sample.html", available=True, item=item.to_dict(), view=view, region=region,
-        regions=regions, left=len(items),
+        "sample.html", item=item.to_dict(), view=view, region=region, regions=regions,
+        left=len(items),
     )  # fmt: skip
 
 
@@ -456,18 +454,19 @@ def _item_rows(store: wb.Warehouse, item: pd.Series) -> list[tuple[str, int]]:
 
 
 def sample_label(ctx: Ctx) -> Response:
-    module = sample.module()
-    if module is None:
-        raise Refused(404, "this padu has no quality sample")
+    """Record a label on a sample item (``quality_sample.label_item``), with the note."""
     label = ctx.form.get("decision", "")
-    if label not in sample.LABELS:
+    if label not in quality_sample.LABELS:
         raise Refused(400, "the label must be match, no_match or unsure")
     item_id = ctx.form.get("item_id", "")
-    region = ctx.form.get("region", "")
+    if not item_id.isdigit():
+        raise Refused(400, "no such sample item")
     note = ctx.form.get("note", "").strip() or None
-    module.label_item(
-        ctx.store, int(item_id) if item_id.isdigit() else item_id, label, ctx.user, note
-    )
+    try:
+        quality_sample.label_item(ctx.store, int(item_id), label, ctx.user, note)
+    except quality_sample.QualityError as err:
+        raise Refused(400, str(err)) from None
     if label == "unsure":
         ctx.session.skipped.add(("sample", item_id))
+    region = ctx.form.get("region", "")
     return ctx.redirect("/quality/review?" + urllib.parse.urlencode({"region": region}))

@@ -30,6 +30,7 @@ from connectors.warehouse.tables import (
     access_log,
     metadata,
     place,
+    quality_item,
     quality_result,
     resident,
     resident_history,
@@ -43,8 +44,6 @@ AUDITOR = "padu_auditor"
 ENGINEER = "padu_engineer"
 REVIEWER = "padu_reviewer"
 ROLES = (STATISTICIAN, AUDITOR, ENGINEER, REVIEWER)
-#: The quality sample's items (connectors/warehouse/quality_sample.py): reviewers label them.
-QUALITY_ITEM = "quality_item"
 #: What a statistician may read besides the views: pseudonymised tables without lineage.
 STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name, place.name)
 
@@ -127,8 +126,8 @@ def _reviewer_writes(connection: sa.Connection, restricted_tables: list[str]) ->
     if _exists(connection, access_log.name):
         statements.append(f"GRANT INSERT ON {access_log.name} TO {REVIEWER}, {AUDITOR}")
     # The clerical quality sample's items, which reviewers label (padu serve /quality/review).
-    if _exists(connection, QUALITY_ITEM):
-        statements.append(f"GRANT UPDATE ON {QUALITY_ITEM} TO {REVIEWER}")
+    if _exists(connection, quality_item.name):
+        statements.append(f"GRANT UPDATE ON {quality_item.name} TO {REVIEWER}")
     return statements
 
 
