@@ -216,6 +216,8 @@ def test_padu_quality_commands(region):
     assert re.search(r"sample \d+ of 63\.09: 30 items", drawn)
     assert "dukcapil-kpu | linked | >=0.99:" in drawn
     listed = padu("list", "--region", "6309", "--limit", "3")
+    assert listed.startswith("63.09: ") and len(listed.splitlines()) == 4
+    assert padu("list", "--limit", "3") == listed  # every sampled region: here, one
     item = listed.splitlines()[1].split()[0]
     assert f"item {item}: match by ana" in padu("label", item, "match", "--by", "ana")
     estimated = padu("estimate", "--region", "6309")

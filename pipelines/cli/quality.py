@@ -58,35 +58,38 @@ def quality_sample(
 
 
 @quality.command("list")
-@click.option("--region", type=REGION, required=True, help="kab/kota code, e.g. 6309 or 63.09")
+@click.option("--region", type=REGION, help="kab/kota code (default: every sampled region)")
 @click.option("--all", "everything", is_flag=True, help="Labelled items too.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--warehouse", help=WAREHOUSE_HELP)
-def quality_list(region: str, everything: bool, limit: int, warehouse: str | None) -> None:
-    """Show the items of the region's current sample waiting for a label, in queue order:
-    item id, stratum, and the two rows (FILE:ROW; look them up with padu review decide's
-    evidence or the workbench)."""
+def quality_list(region: str | None, everything: bool, limit: int, warehouse: str | None) -> None:
+    """Show the items of the current sample (of the region, or of each sampled region)
+    waiting for a label, in queue order: item id, stratum, and the two rows (FILE:ROW; the
+    workbench shows them side by side)."""
     from connectors.warehouse.engine import Warehouse
-    from connectors.warehouse.quality_sample import sample_items
+    from connectors.warehouse.quality_sample import sample_items, sampled_regions
 
     store = Warehouse(existing_warehouse(warehouse))
     try:
-        items = sample_items(store, region, unlabelled_only=not everything)
+        regions = [region] if region else sampled_regions(store)
+        found = [(r, sample_items(store, r, unlabelled_only=not everything)) for r in regions]
     finally:
         store.dispose()
-    if items.empty:
-        click.echo("nothing to label" if not everything else "no sample: padu quality sample")
+    found = [(r, items) for r, items in found if len(items)]
+    if not found:
+        click.echo("no sample: padu quality sample" if everything else "nothing to label")
         return
-    click.echo(f"{len(items)} item(s)" + ("" if everything else " waiting for a label"))
-    for row in items.head(limit).itertuples(index=False):
-        right = (
-            f"{row.right_file}:{row.right_row}" if isinstance(row.right_key, str)
-            else "(no candidate)"
-        )  # fmt: skip
-        p = "" if row.probability != row.probability else f"  p={row.probability:.3f}"
-        label = f"  [{row.label}]" if isinstance(row.label, str) else ""
-        click.echo(f"{row.item_id}  {row.stratum}  {row.left_file}:{row.left_row}  {right}"
-                   f"{p}{label}")  # fmt: skip
+    for name, items in found:
+        click.echo(f"{name}: {len(items)} item(s)" + ("" if everything else " waiting for a label"))
+        for row in items.head(limit).itertuples(index=False):
+            right = (
+                f"{row.right_file}:{row.right_row}" if isinstance(row.right_key, str)
+                else "(no candidate)"
+            )  # fmt: skip
+            p = "" if row.probability != row.probability else f"  p={row.probability:.3f}"
+            label = f"  [{row.label}]" if isinstance(row.label, str) else ""
+            click.echo(f"{row.item_id}  {row.stratum}  {row.left_file}:{row.left_row}  {right}"
+                       f"{p}{label}")  # fmt: skip
 
 
 @quality.command("label")
