@@ -11,9 +11,11 @@ runs a run's steps: pipelines/executors.py).
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from connectors.agencies.kpu import UNPACKED_SETTING
 from connectors.landing.deployment import Deployment, DeploymentError, load_deployment
 from pipelines.automation.failure_audit import run_failure_audit
 from pipelines.automation.schedules import (
@@ -40,6 +42,7 @@ from pipelines.resources import (
     SourcesResource,
     WarehouseResource,
     key_problem,
+    positive_bytes,
     pseudonym_key,
     warehouse_resource,
 )
@@ -67,12 +70,16 @@ def build_resources(
     """Resources from explicit values, else ``PADU_*`` environment variables, else defaults."""
     sources = sources or os.environ.get("PADU_SOURCES")
     deployment = _deployment(sources)
-    settings = {
+    settings: dict[str, Any] = {
         "folder": landing
         or os.environ.get("PADU_LANDING")
         or (deployment.landing if deployment else None),
         "mapping_dir": mapping_dir or os.environ.get("PADU_MAPPING_DIR"),
     }
+    if os.environ.get(UNPACKED_SETTING):
+        settings["max_xlsx_unpacked"] = positive_bytes(
+            UNPACKED_SETTING, os.environ[UNPACKED_SETTING]
+        )
     landing_resource = LandingFolder(**{k: v for k, v in settings.items() if v}, reload=reload)
     warehouse = warehouse_resource(warehouse_url)
     production = os.environ.get("PADU_MODE", "demo") == "production"

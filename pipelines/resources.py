@@ -11,6 +11,8 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
+from connectors.agencies import FORMATS, kpu
+from connectors.agencies.extract import RawExtract
 from connectors.landing.deployment import Deployment, DeploymentError, load_deployment, mapping_file
 from connectors.landing.folder import (
     ExtractFile,
@@ -42,6 +44,17 @@ class SettingsError(ValueError):
     """The settings do not allow a run (e.g. production mode without a configured key)."""
 
 
+def positive_bytes(name: str, value: str) -> int:
+    """The setting ``name`` (a number of bytes) given as ``value``."""
+    try:
+        number = int(value.strip().replace("_", ""))
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise SettingsError(f"{name} must be a positive number of bytes, not {value!r}")
+    return number
+
+
 class LandingFolder(dg.ConfigurableResource):
     """The folder agencies deliver extracts to (any number of kab/kota side by side)."""
 
@@ -49,6 +62,14 @@ class LandingFolder(dg.ConfigurableResource):
     mapping_dir: str | None = None  # <source>.yaml files overriding the column mappings
     # Read every file again even when the warehouse has loaded it (after a mapping change).
     reload: bool = False
+    # The most an XLSX voter list may unpack to, in bytes (PADU_MAX_XLSX_UNPACKED).
+    max_xlsx_unpacked: int = kpu.MAX_XLSX_UNPACKED
+
+    def read(self, source: Source, path: Path, mapping: Path | None) -> RawExtract:
+        """``path`` read by ``source``'s reader, within these settings' limits."""
+        if source is Source.KPU:
+            return kpu.read(path, mapping, max_unpacked=self.max_xlsx_unpacked)
+        return FORMATS[source].read(path, mapping)
 
     def regions(self) -> list[Kabupaten]:
         """The kab/kota that have at least one extract in the folder."""

@@ -12,6 +12,7 @@ from conftest import BUDI, KPU_HEADER, kpu_row
 
 from connectors.agencies import kpu
 from connectors.agencies.extract import ExtractError
+from connectors.schema import Source
 
 NAME = "kpu_dpt_6309_20261101.xlsx"
 SHEET = "xl/worksheets/sheet1.xml"
@@ -61,7 +62,6 @@ def test_a_zip_bomb_workbook_is_refused_before_openpyxl_opens_it(
     path = workbook(tmp_path / NAME, rows=40_000)  # ~40 MB of sheet XML in ~100 KB
     size = unpacked(path)
     assert size > 24 * MiB and path.stat().st_size < size // 100
-    monkeypatch.setattr(kpu, "MAX_XLSX_UNPACKED", 8 * MiB)
     import openpyxl
 
     def never(*args: object, **kwargs: object) -> None:
@@ -71,7 +71,7 @@ def test_a_zip_bomb_workbook_is_refused_before_openpyxl_opens_it(
     tracemalloc.start()
     try:
         with pytest.raises(kpu.WorkbookTooLargeError) as raised:
-            kpu.read(path)
+            kpu.read(path, max_unpacked=8 * MiB)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -82,23 +82,31 @@ def test_a_zip_bomb_workbook_is_refused_before_openpyxl_opens_it(
     assert peak < 4 * MiB  # nothing was unpacked
 
 
-def test_the_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_limit_is_a_landing_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PADU_MAX_XLSX_UNPACKED reaches the reader through the landing resource of a run."""
+    from pipelines.definitions import build_resources
+    from pipelines.resources import SettingsError
+
     path = workbook(tmp_path / NAME, rows=2)
     size = unpacked(path)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+
+    def landing():  # type: ignore[no-untyped-def]
+        return build_resources(landing=str(tmp_path), warehouse_url=url)["landing"]
+
     monkeypatch.delenv("PADU_MAX_XLSX_UNPACKED", raising=False)
-    assert kpu.xlsx_unpacked_limit() == 256 * MiB
-    assert kpu.read(path).rows_read == 2
+    assert landing().max_xlsx_unpacked == 256 * MiB == kpu.MAX_XLSX_UNPACKED
+    assert landing().read(Source.KPU, path, None).rows_read == 2
     monkeypatch.setenv("PADU_MAX_XLSX_UNPACKED", str(size - 1))
     with pytest.raises(kpu.WorkbookTooLargeError, match=f"limit of {size - 1:,} bytes"):
-        kpu.read(path)
+        landing().read(Source.KPU, path, None)
     monkeypatch.setenv("PADU_MAX_XLSX_UNPACKED", str(size))
-    assert kpu.read(path).rows_read == 2
-    assert kpu.read(path, max_unpacked=size).rows_read == 2
+    assert landing().read(Source.KPU, path, None).rows_read == 2
     with pytest.raises(kpu.WorkbookTooLargeError):
         kpu.read(path, max_unpacked=size - 1)
     monkeypatch.setenv("PADU_MAX_XLSX_UNPACKED", "lots")
-    with pytest.raises(ValueError, match="PADU_MAX_XLSX_UNPACKED must be a positive number"):
-        kpu.read(path)
+    with pytest.raises(SettingsError, match="PADU_MAX_XLSX_UNPACKED must be a positive number"):
+        landing()
 
 
 def _declare_size(path: Path, member: str, declared: int) -> None:
@@ -122,11 +130,10 @@ def test_a_sheet_inflating_past_its_declared_size_is_a_broken_workbook(
     path = workbook(tmp_path / NAME, rows=40_000)
     _declare_size(path, SHEET, 256 * 1024)  # claims 256 KB, inflates to ~30 MB
     assert unpacked(path) < 1 * MiB
-    monkeypatch.setattr(kpu, "MAX_XLSX_UNPACKED", 8 * MiB)
     tracemalloc.start()
     try:
         with pytest.raises(ExtractError, match=NAME) as raised:
-            kpu.read(path)
+            kpu.read(path, max_unpacked=8 * MiB)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -3,16 +3,16 @@
 An XLSX workbook is a ZIP archive, and a small one can unpack to a great deal of sheet XML
 (a 199 KB file to 200 MB, which took 1.66 GB of memory to read). Before openpyxl opens it,
 the sizes its members declare are added up; a workbook that would unpack to more than
-``MAX_XLSX_UNPACKED`` bytes (256 MiB; the ``PADU_MAX_XLSX_UNPACKED`` environment variable sets
-another limit, in bytes) is refused with ``WorkbookTooLargeError``. A member that inflates to
-more than it declares cannot get past that: ``zipfile``, which openpyxl reads through, stops
-at the declared size and the member then fails its CRC check (a broken workbook).
+``max_unpacked`` bytes (by default ``MAX_XLSX_UNPACKED``, 256 MiB; a run takes the limit from
+its landing settings, ``PADU_MAX_XLSX_UNPACKED``) is refused with ``WorkbookTooLargeError``.
+A member that inflates to more than it declares cannot get past that: ``zipfile``, which
+openpyxl reads through, stops at the declared size and the member then fails its CRC check
+(a broken workbook).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -51,26 +51,13 @@ class WorkbookTooLargeError(ExtractError):
     """An XLSX workbook that unpacks to more than the limit (a ZIP bomb, or a huge list)."""
 
 
-def xlsx_unpacked_limit() -> int:
-    """The limit in force: ``PADU_MAX_XLSX_UNPACKED`` if set, else ``MAX_XLSX_UNPACKED``."""
-    value = os.environ.get(UNPACKED_SETTING, "").strip()
-    if not value:
-        return MAX_XLSX_UNPACKED
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit <= 0:
-        raise ValueError(f"{UNPACKED_SETTING} must be a positive number of bytes, not {value!r}")
-    return limit
-
-
-def read(path: Path, mapping: Path | None = None, *, max_unpacked: int | None = None) -> RawExtract:
-    """Read a DPT extract. ``max_unpacked`` bounds an XLSX workbook's unpacked size (default
-    ``xlsx_unpacked_limit()``)."""
+def read(
+    path: Path, mapping: Path | None = None, *, max_unpacked: int = MAX_XLSX_UNPACKED
+) -> RawExtract:
+    """Read a DPT extract. ``max_unpacked`` bounds an XLSX workbook's unpacked size."""
     columns = load_mapping("kpu", mapping)
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, columns, max_unpacked or xlsx_unpacked_limit())
+        return _read_xlsx(path, columns, max_unpacked)
     return read_delimited(path, delimiter=",", quoted=True, mapping=columns)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from connectors.agencies import FORMATS
 from connectors.agencies.extract import (
     ExtractError,
     FileChangedError,
@@ -133,7 +132,7 @@ def _load_new(
     context.log.info(f"reading {name} ({source.value}, {kab.kemendagri_code})")
     try:
         mapping = sources.mapping(kab.compact_code, source) or landing.mapping_override(source)
-        raw = FORMATS[source].read(extract.path, mapping)
+        raw = landing.read(source, extract.path, mapping)
     except FileChangedError as err:
         raise dg.Failure(str(err)) from None  # retried: the delivery may be complete then
     except (ExtractError, OSError) as err:
