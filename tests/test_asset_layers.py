@@ -38,7 +38,8 @@ def _asset(assets: list[dg.AssetsDefinition], name: str) -> dg.AssetsDefinition:
 def resources(tmp_path, generated, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PADU_PSEUDONYM_KEY", KEY)
     monkeypatch.delenv("PADU_PSEUDONYM_KEY_FILE", raising=False)
-    landing = generated(tmp_path / "landing", region="6309", people=250, seed=3)
+    landing = tmp_path / "landing"
+    generated(landing, region="6309", people=250, seed=3)
     return build_resources(landing=str(landing), warehouse_url=f"duckdb:///{tmp_path / 'w.db'}")
 
 
