@@ -300,9 +300,10 @@ def access_entries(store: Warehouse, limit: int = 100) -> pd.DataFrame:
 def resident(store: Warehouse, resident_id: str) -> pd.Series | None:
     found = _query(
         store,
-        "SELECT r.*, k.name AS kec_name, d.name AS desa_name FROM resident r "
-        "LEFT JOIN place k ON k.region = r.region AND k.code = r.kec_code "
+        "SELECT r.*, k.name AS kec_name, d.name AS desa_name, m.name AS domicile_name "
+        "FROM resident r LEFT JOIN place k ON k.region = r.region AND k.code = r.kec_code "
         "LEFT JOIN place d ON d.region = r.region AND d.code = r.desa_code "
+        "LEFT JOIN place m ON m.region = r.region AND m.code = r.domicile_desa_code "
         "WHERE r.resident_id = :id",
         {"id": resident_id},
     )
