@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
+import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import rows_of
 
 from connectors.warehouse.engine import Warehouse
+from connectors.warehouse.tables import access_log
 from matching.nik import pseudonymise
 from pipelines.cli import main, run_pipeline
 
@@ -41,6 +45,21 @@ def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch, generated):
     assert decided.exit_code == 0, decided.output
     assert run_pipeline(landing, url, None, echo=lambda _: None)
     before = _links(url)
+    # A clerical quality sample, and a reviewer shown one record: both name records by key.
+    sampled = runner.invoke(main, ["quality", "sample", "--region", "6309", "--size", "20",
+                                   "--seed", "1", "--by", "t", "--warehouse", url])  # fmt: skip
+    assert sampled.exit_code == 0, sampled.output
+    shown = before.iloc[0]
+    store = Warehouse(url)
+    try:
+        with store.transaction() as conn:
+            conn.execute(
+                sa.insert(access_log),
+                {"accessed_at": datetime(2026, 12, 1), "accessed_by": "t", "region": "63.09",
+                 "record_key": shown["record_key"], "purpose": "review"},
+            )  # fmt: skip
+    finally:
+        store.dispose()
 
     wrong = tmp_path / "wrong"
     wrong.write_text(NEW)
@@ -63,6 +82,12 @@ def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch, generated):
 
     assert (after["resident_id"] == before["resident_id"]).all()  # IDs kept
     assert not (after["record_key"] == before["record_key"]).any()  # every key rekeyed
+    # The sample and the access log name the same records by their new keys.
+    keys = set(after["record_key"])
+    items = rows_of(url, "SELECT left_key, right_key FROM quality_item")
+    assert len(items) and set(items["left_key"]) | set(items["right_key"].dropna()) <= keys
+    logged = rows_of(url, "SELECT record_key FROM access_log")["record_key"]
+    assert list(logged) == [after.loc[0, "record_key"]]
     assert len(rows_of(url, "SELECT * FROM resident_history")) == events_before  # no churn
     ids = after.set_index(["source_file", "source_row"])["resident_id"]
     assert (

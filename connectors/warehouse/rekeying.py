@@ -17,6 +17,7 @@ _NIK_MAP = f"{RESTRICTED}.rekey_nik_pseudonym"
 _RECORD_KEY_COLUMNS = (
     ("resident_link", "record_key"), ("review_queue", "left_key"), ("review_queue", "right_key"),
     ("source_change", "record_key"), (source_record.fullname, "record_key"),
+    ("quality_item", "left_key"), ("quality_item", "right_key"), ("access_log", "record_key"),
 )  # fmt: skip
 
 
