@@ -44,6 +44,9 @@ AUDITOR = "padu_auditor"
 ENGINEER = "padu_engineer"
 REVIEWER = "padu_reviewer"
 ROLES = (STATISTICIAN, AUDITOR, ENGINEER, REVIEWER)
+#: The roles of a warehouse initialised before padu_reviewer existed. Runs keep granting them
+#: (``grant`` leaves out a role that does not exist); ``padu warehouse init`` adds the reviewer.
+FIRST_ROLES = (STATISTICIAN, AUDITOR, ENGINEER)
 #: What a statistician may read besides the views: pseudonymised tables without lineage.
 STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name, place.name)
 
@@ -53,11 +56,16 @@ class RoleError(RuntimeError):
 
 
 def roles_exist(connection: sa.Connection) -> bool:
+    """padu's roles were created (``FIRST_ROLES`` at least)."""
+    return _existing_roles(connection) >= set(FIRST_ROLES)
+
+
+def _existing_roles(connection: sa.Connection) -> set[str]:
     found = connection.execute(
-        sa.text("SELECT count(*) FROM pg_roles WHERE rolname = ANY(:names)"),
+        sa.text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names)"),
         {"names": list(ROLES)},
-    ).scalar()
-    return found == len(ROLES)
+    ).scalars()
+    return set(found)
 
 
 def create_roles(connection: sa.Connection) -> None:
@@ -89,29 +97,36 @@ def grant(connection: sa.Connection) -> None:
     views = ", ".join(VIEW_NAMES)
     declared = _restricted_tables(connection)
     restricted = ", ".join(declared)
+    reviewer = REVIEWER in _existing_roles(connection)
+    # Reviewers read what auditors read (and a little more: ``_reviewer_grants``).
+    readers = f"{AUDITOR}, {REVIEWER}" if reviewer else AUDITOR
     statements = [
         f"REVOKE ALL ON SCHEMA {RESTRICTED} FROM PUBLIC",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
-        f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {AUDITOR}, {REVIEWER}",
+        f"GRANT USAGE ON SCHEMA public TO {STATISTICIAN}, {readers}",
         f"GRANT SELECT ON {views}, {', '.join(STATISTICIAN_TABLES)} TO {STATISTICIAN}",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}, {REVIEWER}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {readers}",
         f"GRANT USAGE, CREATE ON SCHEMA public, {RESTRICTED} TO {ENGINEER}",
         f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {ENGINEER}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {RESTRICTED} GRANT ALL ON TABLES TO {ENGINEER}",
     ]
     if restricted:
         statements[1:1] = [
-            f"REVOKE ALL ON {restricted} FROM PUBLIC, {STATISTICIAN}, {AUDITOR}, {REVIEWER}",
+            f"REVOKE ALL ON {restricted} FROM PUBLIC, {STATISTICIAN}, {readers}",
             f"GRANT ALL ON {restricted} TO {ENGINEER}",
         ]
-    statements += _reviewer_writes(connection, declared)
+    if _exists(connection, access_log.name):
+        # Both are shown source rows in padu serve, and every display is logged.
+        statements.append(f"GRANT INSERT ON {access_log.name} TO {readers}")
+    if reviewer:
+        statements += _reviewer_grants(connection, declared)
     for statement in statements:
         connection.execute(sa.text(statement))
 
 
-def _reviewer_writes(connection: sa.Connection, restricted_tables: list[str]) -> list[str]:
-    """What reviewers (and auditors) may do beyond reading the public schema: read the
-    records a review shows, record decisions, and log every display of personal fields.
+def _reviewer_grants(connection: sa.Connection, restricted_tables: list[str]) -> list[str]:
+    """What reviewers may do beyond what auditors may: read the records a review shows,
+    record decisions, and label the quality sample.
 
     A decision replaces an earlier one on the same pair (``connectors.warehouse.review``
     deletes it first), hence DELETE on review_decision as well as INSERT."""
@@ -123,8 +138,6 @@ def _reviewer_writes(connection: sa.Connection, restricted_tables: list[str]) ->
         ]
     if _exists(connection, review_decision.name):
         statements.append(f"GRANT INSERT, DELETE ON {review_decision.name} TO {REVIEWER}")
-    if _exists(connection, access_log.name):
-        statements.append(f"GRANT INSERT ON {access_log.name} TO {REVIEWER}, {AUDITOR}")
     # The clerical quality sample's items, which reviewers label (padu serve /quality/review).
     if _exists(connection, quality_item.name):
         statements.append(f"GRANT UPDATE ON {quality_item.name} TO {REVIEWER}")
