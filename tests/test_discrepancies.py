@@ -466,7 +466,7 @@ MIN_SCORE = 0.95
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+def planted_region(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
     base: Path = tmp_path_factory.mktemp("planted")
     summary = generate(region="6309", people=PEOPLE, seed=17, out=base / "landing", rates=RATES)
     records = standardise_folder(base / "landing")
@@ -527,8 +527,8 @@ def recall_precision(kind: str, g: dict[str, pd.DataFrame]) -> tuple[float, floa
     ("kind", "measure"),
     [pytest.param(k, m, id=f"{k}-{m}") for k in KINDS for m in ("recall", "precision")],
 )
-def test_findings_match_what_was_planted(generated, kind, measure):
-    recall, precision, expected, found = recall_precision(kind, generated)
+def test_findings_match_what_was_planted(planted_region, kind, measure):
+    recall, precision, expected, found = recall_precision(kind, planted_region)
     assert expected >= 10, f"too few {kind} expected to measure ({expected})"
     value = recall if measure == "recall" else precision
     assert value >= MIN_SCORE, (
@@ -537,13 +537,13 @@ def test_findings_match_what_was_planted(generated, kind, measure):
     )
 
 
-def test_findings_carry_no_identifier(generated):
-    findings = generated["findings"]
-    records = generated["records"]
+def test_findings_carry_no_identifier(planted_region):
+    findings = planted_region["findings"]
+    records = planted_region["records"]
     identifiers = set(records["nik"].dropna()) | set(records["kk"].dropna())
     text = " ".join(findings["details"]) + " " + " ".join(findings["source_rows"])
     runs = re.findall(r"\d{16,}", text)
     assert not {r[i : i + 16] for r in runs for i in range(len(r) - 15)} & identifiers
     assert set(findings["kind"]) <= set(KINDS)
-    assert findings["resident_id"].isin(generated["links"]["resident_id"]).all()
+    assert findings["resident_id"].isin(planted_region["links"]["resident_id"]).all()
     assert np.all(findings["source_rows"].str.len() > 0)
