@@ -70,11 +70,13 @@ def warehouse() -> None:
 @click.option("--warehouse", "url", help=_WAREHOUSE_HELP)
 @click.option(
     "--roles/--no-roles", "with_roles", default=True, show_default=True,
-    help="On PostgreSQL: create the statistician, auditor and engineer roles and grant them.",
+    help="On PostgreSQL: create the statistician, auditor, reviewer and engineer roles and "
+    "grant them.",
 )  # fmt: skip
 def init(url: str | None, with_roles: bool) -> None:
     """Create the warehouse's tables at the newest revision, and its views; on PostgreSQL,
-    the padu_statistician, padu_auditor and padu_engineer roles (connectors/warehouse/roles.py)."""
+    the padu_statistician, padu_auditor, padu_reviewer and padu_engineer roles
+    (connectors/warehouse/roles.py)."""
     _migrate(_url(url), with_roles)
     if with_roles and _url(url).startswith("postgresql"):
         click.echo("roles: padu_statistician, padu_auditor, padu_engineer (grant them to users)")
