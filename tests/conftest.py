@@ -367,7 +367,6 @@ def published_region(tmp_path_factory, generated):  # type: ignore[no-untyped-de
     ``with published_region(backend, dest, region="6309", people=300, seed=1, **options)``
     gives a ``Published`` whose landing folder is ``dest``."""
     from pipelines.cli import run_pipeline
-    from pipelines.resources import OWN_KEY_FILE
 
     masters: dict[tuple, str] = {}
     with contextlib.ExitStack() as session:
@@ -398,14 +397,22 @@ def published_region(tmp_path_factory, generated):  # type: ignore[no-untyped-de
                 ):
                     yield Published(own, dest, summary)
                 return
-            source = Path(sa.engine.make_url(url).database or "")
-            folder = dest.parent / f"warehouse-{uuid.uuid4().hex[:8]}"
-            folder.mkdir()
-            for name in (source.name, OWN_KEY_FILE):
-                shutil.copy2(source.parent / name, folder / name)
-            yield Published(f"duckdb:///{folder / source.name}", dest, summary)
+            yield Published(copied_duckdb(url, dest.parent), dest, summary)
 
         yield copy
+
+
+def copied_duckdb(url: str, folder: Path) -> str:
+    """A copy of the embedded DuckDB warehouse at ``url`` in a new folder inside ``folder``,
+    with padu's own key file beside it (as the warehouse was)."""
+    from pipelines.resources import OWN_KEY_FILE
+
+    source = Path(sa.engine.make_url(url).database or "")
+    copy = folder / f"warehouse-{uuid.uuid4().hex[:8]}"
+    copy.mkdir()
+    for name in (source.name, OWN_KEY_FILE):
+        shutil.copy2(source.parent / name, copy / name)
+    return f"duckdb:///{copy / source.name}"
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copied_duckdb
 
 from connectors.warehouse.engine import Warehouse
 from matching.evaluation import accuracy
@@ -122,8 +123,7 @@ def test_rerun_is_idempotent(region, tmp_path):
 def test_failed_run_leaves_last_good_state(region, tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(region["base"] / "landing", landing)
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    assert run_pipeline(landing, url, None, echo=lambda _: None)
+    url = copied_duckdb(region["url"], tmp_path)  # the region as published
     good = tables(url)
     # A newer voter list arrives without its NIK column: that asset fails, nothing is published.
     old = next(landing.glob("kpu_dpt_*.csv"))
@@ -141,8 +141,7 @@ def test_failed_run_leaves_last_good_state(region, tmp_path):
 def test_snapshot_without_rows_does_not_replace_the_data(region, tmp_path, content):
     landing = tmp_path / "landing"
     shutil.copytree(region["base"] / "landing", landing)
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    assert run_pipeline(landing, url, None, echo=lambda _: None)
+    url = copied_duckdb(region["url"], tmp_path)  # the region as published
     good = tables(url)
     (landing / "bps_regsosek_6309_20261102.csv").write_text(content, encoding="utf-8")
     messages: list[str] = []
