@@ -105,25 +105,34 @@ def test_no_identifier_outside_the_restricted_schema(demo_run):
         store.dispose()
 
 
-def test_production_mode_refuses_to_run_without_a_configured_key_or_with_a_short_one(tmp_path):
-    generated = _padu("generate", "--region", "6309", "--people", "50", "--out",
-                      str(tmp_path / "landing"), env=dict(os.environ))  # fmt: skip
-    assert generated.returncode == 0
+def test_production_mode_refuses_to_run_without_a_configured_key_or_with_a_short_one(
+    tmp_path, generated
+):
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    landing = tmp_path / "landing"
+    generated(landing, region="6309", people=50, seed=1)
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PADU_PSEUDONYM")}
+    # No key configured (None unsets a variable while the command runs).
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PADU_PSEUDONYM")}
     env["PADU_MODE"] = "production"
-    refused = _padu("run", "--landing", str(tmp_path / "landing"), "--warehouse", url, env=env)
-    assert refused.returncode != 0 and b"no pseudonym key is configured" in refused.stderr
-    short = _padu("run", "--landing", str(tmp_path / "landing"), "--warehouse", url,
-                  env={**env, "PADU_PSEUDONYM_KEY": "too-short"})  # fmt: skip
-    assert short.returncode != 0 and b"shorter than 32 bytes" in short.stderr
+
+    def run(**settings: str):  # type: ignore[no-untyped-def]
+        args = ["run", "--landing", str(landing), "--warehouse", url]
+        return CliRunner().invoke(main, args, env={**env, **settings})
+
+    refused = run()
+    assert refused.exit_code != 0 and "no pseudonym key is configured" in refused.output
+    short = run(PADU_PSEUDONYM_KEY="too-short")
+    assert short.exit_code != 0 and "shorter than 32 bytes" in short.output
     assert not (tmp_path / "w.duckdb").exists()  # refused before anything was written
     assert not (tmp_path / "pseudonym.key").exists()  # padu's own key is not for production
     key = tmp_path / "key"
     key.write_text(os.urandom(24).hex() + "\n")
-    accepted = _padu("run", "--landing", str(tmp_path / "landing"), "--warehouse", url,
-                     env={**env, "PADU_PSEUDONYM_KEY_FILE": str(key)})  # fmt: skip
-    assert accepted.returncode == 0, accepted.stderr[-2000:]
+    accepted = run(PADU_PSEUDONYM_KEY_FILE=str(key))
+    assert accepted.exit_code == 0, accepted.output[-2000:]
     assert not (tmp_path / "pseudonym.key").exists()
 
 
