@@ -19,6 +19,10 @@ from matching.linkage import default_linker
 from matching.resident import build_residents, record_identity, record_keys
 from matching.results import Linker, LinkResult
 
+#: The review decisions a run applies; any other (``unsure``) is stored for a later reviewer
+#: and leaves the pair to the model, and in the review queue.
+APPLIED_DECISIONS = ("match", "no_match")
+
 
 @dataclass(frozen=True)
 class PreviousState:
@@ -29,7 +33,8 @@ class PreviousState:
     #: The published residents: ``resident_id`` and the tracked attributes
     #: (``matching.identity.TRACKED``).
     residents: pd.DataFrame
-    #: Every stored review decision (``left_key``, ``right_key``, ``decision``).
+    #: Every stored review decision (``left_key``, ``right_key``, ``decision``), unsure ones
+    #: included (``decisions_for`` leaves them out).
     decisions: pd.DataFrame
 
 
@@ -51,8 +56,10 @@ def decisions_for(records_keys: pd.Series, decisions: pd.DataFrame) -> pd.DataFr
     """Decisions as record positions (``left``, ``right``, ``match``) for the linker.
 
     ``records_keys`` holds each record's key, aligned to the linker's records. A key seen on
-    several rows (a voter listed twice) applies to each of them.
+    several rows (a voter listed twice) applies to each of them. Only match and no_match
+    decisions are applied (``APPLIED_DECISIONS``): an unsure one leaves the pair to the model.
     """
+    decisions = decisions[decisions["decision"].isin(APPLIED_DECISIONS)]
     positions = pd.DataFrame({"key": records_keys.to_numpy(), "position": range(len(records_keys))})
     pairs = decisions.merge(positions, left_on="left_key", right_on="key").merge(
         positions, left_on="right_key", right_on="key", suffixes=("_l", "_r")

@@ -40,8 +40,9 @@ def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch, generated):
     left = f"{pair['source_file_x']}:{pair['source_row_x']}"
     right = f"{pair['source_file_y']}:{pair['source_row_y']}"
     runner = CliRunner()
-    decided = runner.invoke(main, ["review", "decide", left, right, "no_match",
-                                   "--warehouse", url, "--by", "t", "--yes"])  # fmt: skip
+    decided = runner.invoke(main, ["review", "decide", left, right, "no_match", "--note",
+                                   "father and son", "--warehouse", url, "--by", "t",
+                                   "--yes"])  # fmt: skip
     assert decided.exit_code == 0, decided.output
     assert run_pipeline(landing, url, None, echo=lambda _: None)
     before = _links(url)
@@ -94,6 +95,8 @@ def test_rekey_keeps_ids_and_decisions(tmp_path, monkeypatch, generated):
         ids[(pair["source_file_x"], pair["source_row_x"])]
         != ids[(pair["source_file_y"], pair["source_row_y"])]
     )  # the decision still holds
+    notes = rows_of(url, "SELECT decision, note FROM review_decision")
+    assert notes.to_dict("records") == [{"decision": "no_match", "note": "father and son"}]
     niks = rows_of(url, "SELECT DISTINCT nik FROM restricted.source_record WHERE nik IS NOT NULL")
     expected = set(pseudonymise(niks["nik"], NEW.encode(), purpose="nik"))
     published = set(rows_of(url, "SELECT nik_pseudonym FROM resident")["nik_pseudonym"].dropna())

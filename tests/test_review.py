@@ -161,6 +161,59 @@ def test_decided_pairs_leave_the_review_queue(queued):
     assert _pair(rejected[0]) not in {_pair(row) for row in _queue(url)}
 
 
+@pytest.fixture
+def unsure_region(tmp_path, published_region):  # type: ignore[no-untyped-def]
+    with published_region("duckdb", tmp_path / "landing", people=300, seed=23) as made:
+        yield made
+
+
+def test_an_unsure_decision_is_kept_but_not_applied(unsure_region):
+    """Unsure, with a note: the next run leaves the pair to the model and in the queue, after
+    the undecided pairs, with the note; a later match replaces it and is applied."""
+    url = unsure_region.url
+    queue = _queue(url)
+    assert len(queue) >= 2
+    row = queue[0]
+    refs = [f"{row['left_file']}:{row['left_row']}", f"{row['right_file']}:{row['right_row']}"]
+
+    def same_resident() -> bool:
+        left = _resident_of(url, row["left_file"], int(row["left_row"]))
+        return left == _resident_of(url, row["right_file"], int(row["right_row"]))
+
+    before = same_resident()
+    note = "same birth date; maybe twins, ask the desa"
+    result = CliRunner().invoke(
+        main, ["review", "decide", *refs, "unsure", "--note", note, "--warehouse", url,
+               "--by", "ayu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "unsure by ayu (not applied" in result.output
+    assert run_pipeline(unsure_region.landing, url, None, echo=lambda _: None)
+    assert same_resident() == before
+    assert _pair(row) in {_pair(r) for r in _queue(url)}
+
+    listed = CliRunner().invoke(main, ["review", "list", "--warehouse", url, "--limit", "500"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    pair_lines = [line for line in lines if not line.startswith("    ")]
+    assert pair_lines[-1].startswith(f"{refs[0]}  {refs[1]}  ") or pair_lines[-1].startswith(
+        f"{refs[1]}  {refs[0]}  "
+    )
+    assert re.fullmatch(rf"    unsure \(ayu, \d{{4}}-\d\d-\d\d [\d:]+\): {note}", lines[-1])
+    assert len(pair_lines) == len(queue)
+
+    _decide(url, row, "match")
+    assert run_pipeline(unsure_region.landing, url, None, echo=lambda _: None)
+    assert same_resident()
+    assert _pair(row) not in {_pair(r) for r in _queue(url)}
+    stored = Warehouse(url)
+    try:
+        decided = stored.query("SELECT decision, note, decided_by FROM review_decision")
+    finally:
+        stored.dispose()
+    assert decided.to_dict("records") == [{"decision": "match", "note": None, "decided_by": "t"}]
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory, published_region):
     """A small region of its own: the decisions recorded here change no other test's runs."""

@@ -121,34 +121,57 @@ def test_posts_without_the_csrf_token_are_refused(served):
     assert query(url, "SELECT count(*) AS n FROM review_decision").iloc[0, 0] == 0
 
 
+DECISIONS = "SELECT left_key, right_key, decision, note, decided_by FROM review_decision"
+NOTE = '<b onclick="x()">twins?</b> ask the desa'
+
+
 def test_a_decision_is_recorded_as_padu_review_records_it(served):
     url, client = served
     page = client.get("/review").text
     left = re.search(r'name="left_key" value="([^"]+)"', page).group(1)
     right = re.search(r'name="right_key" value="([^"]+)"', page).group(1)
-    # Unsure puts the pair back: another pair comes first.
+    assert 'name="note"' in page
+    # Unsure is stored with its note, and the pair goes after the undecided ones.
     client.post(
         "/review/decide",
-        data={"csrf": csrf_of(page), "left_key": left, "right_key": right, "decision": "unsure"},
-    )
+        data={"csrf": csrf_of(page), "left_key": left, "right_key": right, "decision": "unsure",
+              "note": f"  {NOTE}  "},
+    )  # fmt: skip
+    stored = query(url, DECISIONS)
+    assert len(stored) == 1 and stored.iloc[0]["decision"] == "unsure"
+    assert stored.iloc[0]["note"] == NOTE and stored.iloc[0]["decided_by"]
     after = client.get("/review").text
     shown = (
         re.search(r'name="left_key" value="([^"]+)"', after).group(1),
         re.search(r'name="right_key" value="([^"]+)"', after).group(1),
     )
     assert shown != (left, right)
+    assert "0 decided /" in after and "1 marked unsure" in after
+    # The pair shows the earlier reviewer's note, escaped, with who marked it.
     page = client.get(f"/review/pair?left={left}&right={right}").text
+    assert "Marked unsure by" in page
+    assert "&lt;b onclick=&#34;x()&#34;&gt;twins?&lt;/b&gt; ask the desa" in page
+    assert "<b onclick" not in page
     response = client.post(
         "/review/decide",
         data={"csrf": csrf_of(page), "left_key": left, "right_key": right, "decision": "no_match"},
         follow_redirects=False,
     )
     assert response.status_code == 303
-    stored = query(url, "SELECT left_key, right_key, decision, decided_by FROM review_decision")
+    stored = query(url, DECISIONS)
     assert len(stored) == 1
     assert set(stored.iloc[0][["left_key", "right_key"]]) == {left, right}
     assert stored.iloc[0]["decision"] == "no_match" and stored.iloc[0]["decided_by"]
-    assert "1 decided /" in client.get("/review").text
+    assert stored.iloc[0]["note"] is None
+    review = client.get("/review").text
+    assert "1 decided /" in review and "1 marked unsure" not in review
+    assert (
+        client.post(
+            "/review/decide",
+            data={"csrf": csrf_of(page), "left_key": left, "right_key": right, "decision": "maybe"},
+        ).status_code
+        == 400
+    )
 
 
 def test_every_display_of_personal_fields_is_logged(served):

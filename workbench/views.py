@@ -119,21 +119,18 @@ def docs_link(ctx: Ctx, page: object) -> str:
 
 
 def review(ctx: Ctx) -> Response:
-    """The most useful undecided pair (of ``?region=``, else of every region; those marked
-    unsure in this session last)."""
+    """The most useful pair waiting (of ``?region=``, else of every region): undecided pairs
+    first, then those a reviewer marked unsure, shown with the reviewer's note."""
     store = ctx.store
     region = ctx.query.get("region") or None
-    waiting = wb.next_pairs(store, limit=200, region=region)
-    keys = list(zip(waiting["left_key"], waiting["right_key"], strict=True))
-    chosen = next((k for k in keys if k not in ctx.session.skipped), keys[0] if keys else None)
+    waiting = wb.next_pairs(store, limit=1, region=region)
     progress = wb.review_progress(store, region)
-    if chosen is None:
+    if waiting.empty:
         return ctx.render(
             "review.html", pair=None, progress=progress, region=region,
             regions=wb.queue_regions(store),
         )  # fmt: skip
-    row = waiting.iloc[keys.index(chosen)]
-    return _pair_page(ctx, row, progress, region)
+    return _pair_page(ctx, waiting.iloc[0], progress, region)
 
 
 def review_pair(ctx: Ctx) -> Response:
@@ -161,15 +158,18 @@ def _pair_page(
     }
     return ctx.render(
         "review.html",
-        pair=queued.to_dict(),
+        pair={k: None if _missing(v) else v for k, v in queued.to_dict().items()},
         view=view,
         waterfall=pairs.waterfall(queued, view["levels"]),
         rivals=rivals,
         progress=progress,
-        skipped=(left_key, right_key) in ctx.session.skipped,
         region=region,
         regions=wb.queue_regions(store),
     )
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))  # type: ignore[arg-type]
 
 
 def pair_view(ctx: Ctx, refs: list[tuple[str, int]], purpose: str) -> dict[str, Any]:
@@ -213,21 +213,18 @@ def _rivals(store: wb.Warehouse, key: str, left_key: str, right_key: str) -> dic
 
 
 def decide(ctx: Ctx) -> Response:
-    """Record a decision on a queued pair (match, no_match), or put it back (unsure)."""
+    """Record a decision on a queued pair (match, no_match, or unsure: stored, not applied,
+    the pair stays queued after the undecided ones), with the reviewer's note."""
     left, right = ctx.form.get("left_key", ""), ctx.form.get("right_key", "")
     decision = ctx.form.get("decision", "")
     queued = wb.queued_pair(ctx.store, left, right)
     if queued is None:
         raise Refused(404, "that pair is not in the review queue (a run may have decided it)")
-    key = (str(queued["left_key"]), str(queued["right_key"]))
     back = "/review" + (
         "?" + urllib.parse.urlencode({"region": ctx.form["region"]})
         if ctx.form.get("region")
         else ""
     )
-    if decision == "unsure":
-        ctx.session.skipped.add(key)
-        return ctx.redirect(back)
     if decision not in decisions.DECISIONS:
         raise Refused(400, "the decision must be match, no_match or unsure")
     try:
@@ -237,10 +234,10 @@ def decide(ctx: Ctx) -> Response:
             (str(queued["right_file"]), int(queued["right_row"])),
             decision,
             ctx.user,
+            note=ctx.form.get("note"),
         )
     except decisions.ReviewError as err:
         raise Refused(400, str(err)) from None
-    ctx.session.skipped.discard(key)
     return ctx.redirect(back)
 
 

@@ -16,8 +16,15 @@ import sqlalchemy as sa
 
 from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.tables import review_decision, source_record
+from matching.region import APPLIED_DECISIONS
 
-DECISIONS = ("match", "no_match")
+#: What a reviewer may decide on a pair. ``unsure`` is stored (with its note, for a senior
+#: reviewer to settle) but not applied: the run decides the pair as if undecided, and it
+#: stays in the review queue, after the undecided pairs.
+DECISIONS = ("match", "no_match", "unsure")
+#: The decisions a run applies.
+APPLIED = APPLIED_DECISIONS
+UNSURE = "unsure"
 #: Birth dates at least this far apart (days) speak against one person: two years, more than
 #: a mistyped digit of the day, month or last digit of the year usually makes.
 BIRTHS_APART_DAYS = 730
@@ -81,6 +88,8 @@ class PairEvidence:
         """What in the rows speaks strongly against ``decision``: for ``match``, different
         sex, birth dates years apart or different NIKs; for ``no_match``, the same NIK."""
         a, b = self.left, self.right
+        if decision not in APPLIED:
+            return []
         if decision == "no_match":
             return ["both rows carry the same NIK"] if self.same_nik else []
         reasons = []
@@ -154,9 +163,15 @@ def _desa(code: str | None) -> str | None:
 
 
 def record_decision(
-    store: Warehouse, left: tuple[str, int], right: tuple[str, int], decision: str, by: str
+    store: Warehouse,
+    left: tuple[str, int],
+    right: tuple[str, int],
+    decision: str,
+    by: str,
+    note: str | None = None,
 ) -> None:
-    """Record (or replace) the decision on the pair of source rows ``left`` and ``right``."""
+    """Record (or replace) the decision on the pair of source rows ``left`` and ``right``,
+    with the reviewer's ``note`` (free text; blank is none)."""
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not by.strip():
@@ -183,11 +198,18 @@ def record_decision(
                 right_row=right_ref[1],
                 decided_by=by,
                 decided_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+                note=(note or "").strip() or None,
             )  # fmt: skip
         )
 
 
 def load_decisions(store: Warehouse) -> pd.DataFrame:
-    """All decisions: ``left_key``, ``right_key``, ``decision``."""
+    """All decisions, unsure ones too: ``left_key``, ``right_key``, ``decision``
+    (``applied`` keeps those a run applies)."""
     store.create_tables()
     return store.query("SELECT left_key, right_key, decision FROM review_decision")
+
+
+def applied(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The decisions a run applies (match, no_match): not the unsure ones."""
+    return decisions[decisions["decision"].isin(APPLIED)]

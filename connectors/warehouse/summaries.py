@@ -73,14 +73,17 @@ def cross_region_methods(store: Warehouse) -> pd.DataFrame:
 
 
 def waiting_pairs(store: Warehouse, limit: int) -> pd.DataFrame:
-    """The pairs waiting for review (no decision yet), most likely matches first."""
+    """The pairs waiting for review, most likely matches first: the undecided ones, then
+    those a reviewer marked unsure (``decision``, ``note``, ``decided_by``, ``decided_at``)."""
     return store.query(
         "SELECT q.left_file, q.left_row, q.right_file, q.right_row, q.match_probability, "
-        "q.explanation FROM review_queue q LEFT JOIN review_decision d "
-        "ON d.left_key = least(q.left_key, q.right_key) "
+        "q.explanation, d.decision, d.note, d.decided_by, d.decided_at FROM review_queue q "
+        "LEFT JOIN review_decision d ON d.left_key = least(q.left_key, q.right_key) "
         "AND d.right_key = greatest(q.left_key, q.right_key) "
-        "WHERE d.decision IS NULL ORDER BY q.match_probability DESC LIMIT :limit",
-        {"limit": int(limit)},
+        "WHERE d.decision IS NULL OR d.decision = :unsure "
+        "ORDER BY CASE WHEN d.decision IS NULL THEN 0 ELSE 1 END, q.match_probability DESC "
+        "LIMIT :limit",
+        {"limit": int(limit), "unsure": "unsure"},
     )
 
 

@@ -230,15 +230,17 @@ review_decision = sa.Table(
     metadata,
     sa.Column("left_key", sa.String, primary_key=True),
     sa.Column("right_key", sa.String, primary_key=True),
-    sa.Column("decision", sa.String, nullable=False, comment="match or no_match"),
+    sa.Column("decision", sa.String, nullable=False,
+              comment="match or no_match (applied by every run), or unsure (not applied)"),
     sa.Column("left_file", sa.String, comment="where the reviewer saw the pair"),
     sa.Column("left_row", sa.Integer),
     sa.Column("right_file", sa.String),
     sa.Column("right_row", sa.Integer),
     sa.Column("decided_by", sa.String, nullable=False),
     sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("note", sa.String, comment="the reviewer's note, free text"),
     comment="Clerical decisions; kept across runs and applied by every later run.",
-)
+)  # fmt: skip
 
 resident_history = sa.Table(
     "resident_history",
@@ -370,6 +372,33 @@ quality_item = sa.Table(
     sa.Column("decided_at", sa.DateTime),
     comment="The items of each quality sample (pairs of record keys, never a NIK) and their "
     "labels: a review queue of its own, apart from review_queue.",
+)  # fmt: skip
+
+linkage_blocking = sa.Table(
+    "linkage_blocking",
+    metadata,
+    sa.Column("region", sa.String, primary_key=True),
+    sa.Column("rule", sa.String, primary_key=True,
+              comment="the blocking rule (matching.blocking), or second_pass"),
+    sa.Column("rule_order", sa.Integer, nullable=False, comment="the order the rules ran in"),
+    sa.Column("blocks", sa.Integer, nullable=False, comment="blocks of two or more records"),
+    sa.Column("candidate_pairs", sa.Integer, nullable=False, comment="distinct pairs it found"),
+    sa.Column("new_pairs", sa.Integer, nullable=False,
+              comment="of those, pairs no earlier rule found: the rows add up to the pairs scored"),
+    sa.Column("capped_blocks", sa.Integer, nullable=False,
+              comment="blocks too large to pair, skipped"),
+    sa.Column("capped_records", sa.Integer, nullable=False, comment="records in those blocks"),
+    sa.Column("match_pairs", sa.Integer, nullable=False,
+              comment="of its pairs, those at or above the match probability"),
+    sa.Column("review_pairs", sa.Integer, nullable=False,
+              comment="of its pairs, those in the review band (below the match probability)"),
+    sa.Column("match_probability", sa.Float, nullable=False, comment="the engine's link level"),
+    sa.Column("review_probability", sa.Float, nullable=False,
+              comment="the lower edge of the review band"),
+    sa.Column("run_id", sa.String, nullable=False),
+    comment="Replaced per region: the candidate pairs each blocking rule produced in the "
+    "region's latest run, and how many of them the model scored as matches or for review. "
+    "Counts only, no personal data.",
 )  # fmt: skip
 
 PUBLISHED = (

@@ -170,10 +170,13 @@ def stale_sources(store: Warehouse, limit: int = 50) -> pd.DataFrame:
 _QUEUE = (
     "SELECT q.region, q.left_source, q.left_file, q.left_row, q.left_key, q.right_source, "
     "q.right_file, q.right_row, q.right_key, q.match_probability, q.match_weight, "
-    "q.explanation, d.decision, d.decided_by, d.decided_at FROM review_queue q "
+    "q.explanation, d.decision, d.note, d.decided_by, d.decided_at FROM review_queue q "
     "LEFT JOIN review_decision d ON d.left_key = least(q.left_key, q.right_key) "
     "AND d.right_key = greatest(q.left_key, q.right_key)"
 )
+
+
+_DECISION_VALUES = {"match": "match", "no_match": "no_match", "unsure": "unsure"}
 
 
 def _in_region(region: str | None, word: str = "WHERE") -> tuple[str, dict[str, str]]:
@@ -181,30 +184,34 @@ def _in_region(region: str | None, word: str = "WHERE") -> tuple[str, dict[str, 
 
 
 def review_progress(store: Warehouse, region: str | None = None) -> dict[str, int]:
-    """Pairs queued (in ``region``, else in all), and how many of them are decided (applied
-    by the next run)."""
+    """Pairs queued (in ``region``, else in all), how many of them are decided (match or
+    no_match: applied by the next run) and how many are marked unsure (still queued)."""
     where, params = _in_region(region)
     row = _query(
         store,
-        "SELECT count(*) AS queued, count(d.decision) AS decided FROM review_queue q "
+        "SELECT count(*) AS queued, "
+        "sum(CASE WHEN d.decision IN (:match, :no_match) THEN 1 ELSE 0 END) AS decided, "
+        "sum(CASE WHEN d.decision = :unsure THEN 1 ELSE 0 END) AS unsure FROM review_queue q "
         "LEFT JOIN review_decision d ON d.left_key = least(q.left_key, q.right_key) "
         f"AND d.right_key = greatest(q.left_key, q.right_key){where}",
-        params,
+        {**params, **_DECISION_VALUES},
     ).iloc[0]
-    return {"queued": int(row["queued"]), "decided": int(row["decided"])}
+    return {k: 0 if pd.isna(row[k]) else int(row[k]) for k in ("queued", "decided", "unsure")}
 
 
 def next_pairs(store: Warehouse, limit: int = 50, region: str | None = None) -> pd.DataFrame:
-    """Undecided pairs (of ``region``, else of all), most useful first: the model's
-    probability closest to 0.5 (where a decision teaches the most), then the higher match
-    weight."""
+    """The pairs waiting (of ``region``, else of all), most useful first: the undecided
+    ones, the model's probability closest to 0.5 (where a decision teaches the most), then
+    the higher match weight; after them those a reviewer marked unsure, oldest first, for a
+    senior reviewer to settle."""
     where, params = _in_region(region, "AND")
     return _query(
         store,
-        f"{_QUEUE} WHERE d.decision IS NULL{where} "
-        "ORDER BY abs(q.match_probability - 0.5), q.match_weight DESC, q.left_key, q.right_key "
+        f"{_QUEUE} WHERE (d.decision IS NULL OR d.decision = :unsure){where} "
+        "ORDER BY CASE WHEN d.decision IS NULL THEN 0 ELSE 1 END, d.decided_at, "
+        "abs(q.match_probability - 0.5), q.match_weight DESC, q.left_key, q.right_key "
         "LIMIT :limit",
-        {"limit": limit, **params},
+        {"limit": limit, "unsure": _DECISION_VALUES["unsure"], **params},
     )
 
 

@@ -18,7 +18,10 @@ def review() -> None:
 @click.option("--warehouse", help=WAREHOUSE_HELP)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def review_list(warehouse: str | None, limit: int) -> None:
-    """Show the pairs waiting for review, most likely matches first."""
+    """Show the pairs waiting for review, most likely matches first; then those marked
+    unsure, each with who marked it, when, and the note."""
+    import pandas as pd
+
     from connectors.warehouse import summaries
     from connectors.warehouse.engine import Warehouse
 
@@ -32,6 +35,10 @@ def review_list(warehouse: str | None, limit: int) -> None:
             f"{row.left_file}:{row.left_row}  {row.right_file}:{row.right_row}  "
             f"p={row.match_probability:.3f}  {row.explanation}"
         )
+        if row.decision == "unsure":
+            when = pd.Timestamp(row.decided_at).isoformat(sep=" ")
+            note = f": {row.note}" if isinstance(row.note, str) and row.note else ""
+            click.echo(f"    unsure ({row.decided_by}, {when}){note}")
 
 
 def _row_ref(value: str) -> tuple[str, int]:
@@ -44,18 +51,20 @@ def _row_ref(value: str) -> tuple[str, int]:
 @review.command("decide")
 @click.argument("left")
 @click.argument("right")
-@click.argument("decision", type=click.Choice(["match", "no_match"]))
+@click.argument("decision", type=click.Choice(["match", "no_match", "unsure"]))
 @click.option("--by", "decided_by", help="Who decided (default: $USER; required without it).")
 @click.option(
     "--yes", "-y", is_flag=True,
     help="Record without asking, even when the rows speak against the decision (scripts).",
 )  # fmt: skip
+@click.option("--note", help="A note kept with the decision, shown to the next reviewer.")
 @click.option("--warehouse", help=WAREHOUSE_HELP)
 def review_decide(
     left: str, right: str, decision: str, decided_by: str | None, yes: bool,
-    warehouse: str | None,
+    note: str | None, warehouse: str | None,
 ) -> None:  # fmt: skip
-    """Record that source rows LEFT and RIGHT (FILE:ROW) are or are not one person.
+    """Record that source rows LEFT and RIGHT (FILE:ROW) are or are not one person, or that
+    you are unsure.
 
     Both rows are shown first (name, sex, birth date, desa, and whether their NIKs agree;
     never the NIK or KK number). When they speak strongly against the decision (for a match:
@@ -63,7 +72,9 @@ def review_decide(
     you are asked to confirm; --yes skips the question.
 
     The decision is kept in the review_decision table and applied by every later run,
-    also to later snapshots of the same records.
+    also to later snapshots of the same records. An unsure decision is kept with its note
+    but not applied: the run leaves the pair to the model, and it stays in the review queue
+    after the undecided pairs until someone decides match or no_match.
     """
     from connectors.warehouse.engine import Warehouse
     from connectors.warehouse.review import ReviewError, pair_evidence, record_decision
@@ -84,9 +95,12 @@ def review_decide(
             if not yes and not click.confirm(f"Record {decision} anyway?", default=False):
                 click.echo("nothing recorded")
                 raise click.Abort
-        record_decision(store, left_ref, right_ref, decision, by)
+        record_decision(store, left_ref, right_ref, decision, by, note)
     except ReviewError as err:
         raise click.ClickException(str(err)) from None
     finally:
         store.dispose()
-    click.echo(f"recorded: {left} and {right}: {decision} by {by} (applied from the next run)")
+    effect = "applied from the next run"
+    if decision == "unsure":
+        effect = "not applied: the pair stays in the review queue"
+    click.echo(f"recorded: {left} and {right}: {decision} by {by} ({effect})")

@@ -8,7 +8,7 @@ from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import staging, state
 from connectors.warehouse.engine import Warehouse
-from connectors.warehouse.review import load_decisions
+from connectors.warehouse.review import applied, load_decisions
 from connectors.warehouse.tables import (
     discrepancy,
     resident,
@@ -59,7 +59,8 @@ def linked_residents(
     files = staging.read_files(store, kab)
     reference = audit.reference(pd.Timestamp(files["snapshot_date"].max()).date())
     all_decisions = load_decisions(store)
-    fingerprint = run_fingerprint(files, all_decisions, reference, pseudonym_key.bytes())
+    # An unsure decision changes nothing a run makes: it is not an input.
+    fingerprint = run_fingerprint(files, applied(all_decisions), reference, pseudonym_key.bytes())
     last = state.last_success_fingerprint(store, kab.kemendagri_code)
     if last is not None and last == fingerprint and not files["new_load"].astype(bool).any():
         _restage_published(store, kab)
