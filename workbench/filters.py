@@ -10,12 +10,15 @@ import pandas as pd
 
 
 def shown(value: object, digits: int = 3) -> str:
-    """A value as text: blank for missing, thousands separated, floats rounded."""
+    """A value as text: blank for missing, thousands separated, floats rounded, whole numbers
+    as integers (a count the database summed into a float)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, float):
         if math.isnan(value):
             return ""
+        if value.is_integer():
+            return f"{int(value):,}"
         return f"{value:,.{digits}f}"
     if isinstance(value, bool):
         return "yes" if value else "no"
