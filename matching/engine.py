@@ -160,7 +160,8 @@ class FellegiSunterLinker:
         return EngineResult(
             clusters, len(pairs.left), pairs, model, reports, clock.laps,
             counterpart_share=counterpart_share, open_counterpart_share=open_share,
-            decided=decided,
+            decided=decided, review_probability=s.review_probability,
+            match_probability=s.match_probability,
         )  # fmt: skip
 
     def _cluster(

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matching.blocking import RuleReport
+from matching.blocking import RULES, RuleReport
 from matching.clustering import among, pair_keys
 from matching.features import SOURCES
 from matching.fellegi_sunter import Model
-from matching.results import LinkResult
+from matching.residual import SECOND_PASS_BIT
+from matching.results import BLOCKING_COLUMNS, LinkResult
 from matching.scored_pairs import ScoredPairs, explain
 
 
@@ -66,6 +67,33 @@ class EngineResult(LinkResult):
                     for text, raised in zip(explain(p.contributions[band]), alone, strict=True)
                 ],
             }
+        )
+
+    def blocking_figures(self) -> pd.DataFrame:
+        """Per blocking rule (and the second pass), in the order they ran: its blocks and
+        candidate pairs, the pairs no earlier rule found (``new_pairs``: they add up to the
+        pairs compared), its capped blocks, and how many of its pairs the model put at or
+        above the match probability or in the review band."""
+        if self.pairs is None:
+            return super().blocking_figures()
+        p = self.pairs
+        bit_of = {rule.name: 1 << i for i, rule in enumerate(RULES)}
+        bit_of["second_pass"] = SECOND_PASS_BIT
+        rules = p.rules.astype(np.int64)
+        first = rules & -rules  # the earliest rule that found each pair
+        matched = p.probability >= self.match_probability
+        in_band = (p.probability >= self.review_probability) & ~matched
+        rows = []
+        for order, report in enumerate(self.blocking):
+            bit = bit_of[report.rule]
+            found = (rules & bit) != 0
+            rows.append(
+                (report.rule, order, report.blocks, report.pairs, int((first == bit).sum()),
+                 report.capped_blocks, report.capped_records, int((found & matched).sum()),
+                 int((found & in_band).sum()), self.match_probability, self.review_probability)
+            )  # fmt: skip
+        return pd.DataFrame(rows, columns=list(BLOCKING_COLUMNS)).astype(
+            {"rule": "string", "match_probability": float, "review_probability": float}
         )
 
     def describe(self) -> dict[str, Any]:

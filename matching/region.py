@@ -50,6 +50,8 @@ class RegionResult:
     discrepancies: pd.DataFrame
     decisions_applied: int
     linkage: LinkResult
+    #: The candidate pairs of each blocking rule and how they scored (``linkage_blocking``).
+    blocking: pd.DataFrame
 
 
 def decisions_for(records_keys: pd.Series, decisions: pd.DataFrame) -> pd.DataFrame:
@@ -117,6 +119,7 @@ def link_region(
         discrepancies=findings.astype("string").assign(reference_date=pd.Timestamp(reference)),
         decisions_applied=len(decisions),
         linkage=result,
+        blocking=result.blocking_figures(),
     )
 
 

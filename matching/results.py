@@ -22,6 +22,11 @@ SOURCE_PRIORITY = {"dukcapil": 0, "kpu": 1, "bps": 2}
 LINK_METHODS = ("nik", "probabilistic", "double_registration", "review_decision", "unlinked")
 #: Columns of ``LinkResult.review``.
 REVIEW_COLUMNS = ("left", "right", "match_probability", "match_weight", "explanation")
+#: Columns of ``LinkResult.blocking_figures`` (the warehouse's ``linkage_blocking``).
+BLOCKING_COLUMNS = (
+    "rule", "rule_order", "blocks", "candidate_pairs", "new_pairs", "capped_blocks",
+    "capped_records", "match_pairs", "review_pairs", "match_probability", "review_probability",
+)  # fmt: skip
 
 
 @dataclass
@@ -35,6 +40,12 @@ class LinkResult:
         """Pairs for clerical review (``REVIEW_COLUMNS``; ``left``/``right`` are record
         positions). A linker without a review band has none."""
         return pd.DataFrame(columns=list(REVIEW_COLUMNS))
+
+    def blocking_figures(self) -> pd.DataFrame:
+        """One row per blocking rule, in the order they ran (``BLOCKING_COLUMNS``): the
+        candidate pairs it produced, those no earlier rule had, and how the model scored
+        them. A linker without blocking rules has none."""
+        return pd.DataFrame(columns=list(BLOCKING_COLUMNS))
 
     def describe(self) -> dict[str, Any]:
         """How the linker reached its result (model, blocking, timings), for run metadata."""

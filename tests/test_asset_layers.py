@@ -100,6 +100,31 @@ def test_linked_residents_stages_the_region_result_and_publishes_nothing(resourc
     assert result.metadata["residents"] == len(residents)
     assert not store.has_table("resident") or store.scalar("SELECT count(*) FROM resident") == 0
 
+    # The blocking counts staged for linkage_blocking: one row per rule, as the engine found.
+    blocking = store.read_table(staging.blocking_table(KAB)).set_index("rule")
+    reported = result.metadata["blocking"]
+    assert list(blocking.index) == list(reported)  # every rule, second pass last, in order
+    for rule, report in reported.items():
+        assert blocking.loc[rule, "candidate_pairs"] == report["pairs"]
+        assert blocking.loc[rule, "capped_blocks"] == report["capped_blocks"]
+    # Each compared pair is new to exactly one rule: the first that found it.
+    assert blocking["new_pairs"].sum() == result.metadata["pairs_compared"]
+    assert (blocking["new_pairs"] <= blocking["candidate_pairs"]).all()
+    first = blocking.iloc[0]
+    assert first["new_pairs"] == first["candidate_pairs"] > 0
+    pairs = expected.linkage.pairs
+    matched = pairs.probability >= 0.95
+    in_band = (pairs.probability >= 0.5) & ~matched
+    assert 0 < matched.sum() <= blocking["match_pairs"].sum()
+    for row in blocking.itertuples():  # rule i marks its pairs with bit i (second pass last)
+        found = (pairs.rules.astype(int) & (1 << row.rule_order)) != 0
+        assert found.sum() == row.candidate_pairs
+        assert row.match_pairs == (found & matched).sum()
+        assert row.review_pairs == (found & in_band).sum()
+    pd.testing.assert_frame_equal(
+        blocking.reset_index(), expected.blocking, check_dtype=False, check_like=True
+    )
+
 
 def test_one_source_ingested_and_standardised_as_a_small_graph(resources):
     names = {"bps_raw", "bps_records"}

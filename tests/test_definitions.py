@@ -24,7 +24,7 @@ def test_asset_graph():
                               "load_audit", "review_queue", "resident_history",
                               "discrepancy", "source_record", "source_change",
                               "run_audit", "quarantine_line", "cross_region_link",
-                              "refused_file", "place"}  # fmt: skip
+                              "refused_file", "place", "linkage_blocking"}  # fmt: skip
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("linked_residents")).parent_keys}
     assert upstream == {"dukcapil_records", "kpu_records", "bps_records"}
     cross = {k.to_user_string() for k in graph.get(dg.AssetKey("cross_region_link")).parent_keys}

@@ -67,6 +67,27 @@ def test_residents_and_links_are_consistent(region):
     assert not links.duplicated(["source_file", "source_row"]).any()
 
 
+def test_blocking_counts_are_published_per_rule(region):
+    """linkage_blocking: the region's run, one row per blocking rule, whose new pairs add up
+    to the pairs the run compared (its run metadata)."""
+    store = Warehouse(region["url"])
+    try:
+        blocking = store.read_table("linkage_blocking")
+        run = store.query("SELECT run_id FROM run_audit WHERE status = 'success'")
+    finally:
+        store.dispose()
+    from matching.blocking import RULES
+
+    assert list(blocking.sort_values("rule_order")["rule"]) == [r.name for r in RULES] + [
+        "second_pass"
+    ]
+    assert set(blocking["region"]) == {"63.09"}
+    assert set(blocking["run_id"]) == set(run["run_id"])
+    assert blocking["new_pairs"].sum() > 0
+    assert (blocking["candidate_pairs"] >= blocking["new_pairs"]).all()
+    assert (blocking["match_pairs"] + blocking["review_pairs"] <= blocking["candidate_pairs"]).all()
+
+
 def test_linkage_matches_the_truth(region):
     t = tables(region["url"])
     truth = pd.read_csv(region["summary"].truth_path)

@@ -26,6 +26,7 @@ from connectors.warehouse.staging import read_files as _files
 from connectors.warehouse.tables import (
     PUBLISHED,
     discrepancy,
+    linkage_blocking,
     quarantine,
     quarantine_line,
     resident,
@@ -77,6 +78,7 @@ def _as_frames(store: Warehouse, region: str, tables: Mapping[str, Any]) -> dict
     history = store.read_table(staging.history_table(kab)).assign(recorded_at=now)
     findings = store.read_table(staging.discrepancy_table(kab))
     changes = store.read_table(staging.changes_table(kab))
+    blocking = store.read_table(staging.blocking_table(kab))
     staged = store.read_table(staging.source_records_table(kab))
     records = conform(staged[list(COLUMNS)]).assign(
         record_key=staged["record_key"].astype("string"),
@@ -102,6 +104,7 @@ def _as_frames(store: Warehouse, region: str, tables: Mapping[str, Any]) -> dict
         discrepancy.name: _with_run(findings, region, run_id, discrepancy),
         source_record.fullname: records[[c.name for c in source_record.columns]],
         source_change.name: _with_run(changes, region, run_id, source_change),
+        linkage_blocking.name: _with_run(blocking, region, run_id, linkage_blocking),
         "run_audit": tables["run_audit"],
         "refused_file": tables["refused_file"],  # a frame on both paths
         "place": tables["place"],  # a frame on both paths

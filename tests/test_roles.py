@@ -72,7 +72,7 @@ def test_statistician_reads_views_and_pseudonymised_tables_only(connect_as):
     statistician = connect_as("padu_statistician")
     for readable in ("v_population_by_desa", "v_coverage_by_kecamatan",
                      "v_voter_list_quality_by_kecamatan", "resident_change", "resident",
-                     "resident_history"):  # fmt: skip
+                     "resident_history", "linkage_blocking"):  # fmt: skip
         assert _can(statistician, f"SELECT * FROM {readable}"), readable
     for restricted in ("restricted.source_record", "restricted.quarantine_line",
                        "resident_link", "discrepancy", "quarantine", "load_audit"):  # fmt: skip

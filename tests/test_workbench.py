@@ -335,3 +335,14 @@ def test_findings_filter_on_the_residents_kecamatan_desa_and_tps(served):
     page = client.get(f"/discrepancies?tps={voter['tps']}").text
     assert f"{voter['n']:,} findings" in page
     assert set(re.findall(r"</td><td>([^<]*)</td>\s*<td>[^<]*:", page)) == {voter["tps"]}
+
+
+def test_quality_shows_the_candidate_pairs_of_each_blocking_rule(served):
+    url, client = served
+    page = client.get("/quality").text
+    figures = query(url, "SELECT rule, candidate_pairs, new_pairs FROM linkage_blocking")
+    assert len(figures) > 1 and "Candidate pairs per blocking rule" in page
+    for row in figures.itertuples():
+        assert f"<td>{row.rule}</td>" in page
+    assert "<td>all (pairs scored)</td>" in page
+    assert f"<td>{figures['new_pairs'].sum():,}</td>" in page

@@ -346,6 +346,7 @@ def quality(ctx: Ctx) -> Response:
     scores = attempt(lambda: wb.link_scores(store))
     outputs = attempt(lambda: wb.run_outputs(store))
     estimates = attempt(lambda: _estimates(store))
+    blocking = attempt(lambda: wb.blocking_figures(store))
     return ctx.render(
         "quality.html",
         history=history,
@@ -356,7 +357,24 @@ def quality(ctx: Ctx) -> Response:
         score_chart=_score_chart(scores),
         queued=len(weights) if isinstance(weights, pd.DataFrame) else weights,
         estimates=estimates,
+        blocking=_blocking(blocking),
     )
+
+
+def _blocking(figures: pd.DataFrame | wb.Forbidden) -> pd.DataFrame | wb.Forbidden:
+    """The blocking counts as shown: per region and rule, then each region's total (its
+    new pairs add up to the pairs scored)."""
+    if not isinstance(figures, pd.DataFrame) or figures.empty:
+        return figures
+    counts = ["blocks", "candidate_pairs", "new_pairs", "capped_blocks", "capped_records",
+              "match_pairs", "review_pairs"]  # fmt: skip
+    parts = []
+    for region, rules in figures.groupby("region", sort=True):
+        total = {"region": region, "rule": "all (pairs scored)", "run_id": rules["run_id"].iloc[0],
+                 "new_pairs": int(rules["new_pairs"].sum())}  # fmt: skip
+        parts += [rules, pd.DataFrame([total])]
+    shown = pd.concat(parts, ignore_index=True)
+    return shown[["region", "rule", *counts, "run_id"]]
 
 
 def _estimates(store: wb.Warehouse) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Three group roles (NOLOGIN; grant them to people's login roles):
 
 * ``padu_statistician`` reads the statisticians' views and the pseudonymised tables only:
-  residents (with a keyed pseudonym of the NIK, never the NIK), their history, quality results;
+  residents (with a keyed pseudonym of the NIK, never the NIK), their history, quality results,
+  place names and the blocking counts (``linkage_blocking``);
 * ``padu_auditor`` also reads the lineage and the auditor's lists: every table of the public
   schema (links to source files and rows, discrepancies, quarantine reasons, load and run
   audits, review queue), and writes nothing;
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from connectors.warehouse.tables import (
     RESTRICTED,
     access_log,
+    linkage_blocking,
     metadata,
     place,
     quality_item,
@@ -48,7 +50,9 @@ ROLES = (STATISTICIAN, AUDITOR, ENGINEER, REVIEWER)
 #: (``grant`` leaves out a role that does not exist); ``padu warehouse init`` adds the reviewer.
 FIRST_ROLES = (STATISTICIAN, AUDITOR, ENGINEER)
 #: What a statistician may read besides the views: pseudonymised tables without lineage.
-STATISTICIAN_TABLES = (resident.name, resident_history.name, quality_result.name, place.name)
+STATISTICIAN_TABLES = (
+    resident.name, resident_history.name, quality_result.name, place.name, linkage_blocking.name,
+)  # fmt: skip
 
 
 class RoleError(RuntimeError):

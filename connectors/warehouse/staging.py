@@ -55,6 +55,10 @@ def source_records_table(kab: Kabupaten) -> str:
     return f"{RESTRICTED}.stg_source_record_{kab.compact_code}"
 
 
+def blocking_table(kab: Kabupaten) -> str:
+    return f"{RESTRICTED}.stg_blocking_{kab.compact_code}"
+
+
 def run_table(kab: Kabupaten) -> str:
     return f"{RESTRICTED}.stg_run_{kab.compact_code}"
 
@@ -65,7 +69,8 @@ def tables(kab: Kabupaten) -> list[str]:
     return [
         *per_source,
         *(f(kab) for f in (links_table, residents_table, review_table, history_table,
-                           discrepancy_table, changes_table, source_records_table, run_table)),
+                           discrepancy_table, changes_table, source_records_table, run_table,
+                           blocking_table)),
     ]  # fmt: skip
 
 

@@ -404,9 +404,12 @@ linkage_blocking = sa.Table(
 PUBLISHED = (
     resident, resident_link, quarantine, quarantine_line, load_audit, review_queue,
     resident_history, discrepancy, source_record, source_change, run_audit, refused_file, place,
+    linkage_blocking,
 )  # fmt: skip
 #: Published tables a run replaces its region's rows of; the others keep history and are
 #: added to (rows of a file are written once, when the file is first loaded).
-REPLACED = frozenset({"resident", "resident_link", "review_queue", "discrepancy", "place"})
+REPLACED = frozenset(
+    {"resident", "resident_link", "review_queue", "discrepancy", "place", "linkage_blocking"}
+)
 #: Tables holding the rows of one loaded file (written when the file is first loaded).
 PER_FILE = ("load_audit", "restricted.source_record", "quarantine", "restricted.quarantine_line")

@@ -425,6 +425,17 @@ def run_outputs(store: Warehouse) -> pd.DataFrame:
     )
 
 
+def blocking_figures(store: Warehouse) -> pd.DataFrame:
+    """Each region's latest blocking counts (``linkage_blocking``), rules in the order they
+    ran."""
+    return _query(
+        store,
+        "SELECT region, rule, blocks, candidate_pairs, new_pairs, capped_blocks, "
+        "capped_records, match_pairs, review_pairs, match_probability, review_probability, "
+        "run_id FROM linkage_blocking ORDER BY region, rule_order",
+    )
+
+
 def queue_weights(store: Warehouse) -> pd.DataFrame:
     return _query(store, "SELECT region, match_weight, match_probability FROM review_queue")
 

@@ -11,6 +11,7 @@ from connectors.warehouse.engine import Warehouse
 from connectors.warehouse.review import applied, load_decisions
 from connectors.warehouse.tables import (
     discrepancy,
+    linkage_blocking,
     resident,
     resident_link,
     review_queue,
@@ -88,7 +89,8 @@ def linked_residents(
                         (staging.residents_table(kab), residents),
                         (staging.review_table(kab), region.review),
                         (staging.history_table(kab), region.history),
-                        (staging.discrepancy_table(kab), region.discrepancies)):  # fmt: skip
+                        (staging.discrepancy_table(kab), region.discrepancies),
+                        (staging.blocking_table(kab), region.blocking)):  # fmt: skip
         store.replace_table(name, frame)
     changes = _stage_snapshots(store, kab, files, records, region.keys, context)
     methods = links["link_method"].value_counts().to_dict()
@@ -140,7 +142,8 @@ def _restage_published(store: Warehouse, kab: Kabupaten) -> None:
     for table, name in ((resident, staging.residents_table(kab)),
                         (resident_link, staging.links_table(kab)),
                         (review_queue, staging.review_table(kab)),
-                        (discrepancy, staging.discrepancy_table(kab))):  # fmt: skip
+                        (discrepancy, staging.discrepancy_table(kab)),
+                        (linkage_blocking, staging.blocking_table(kab))):  # fmt: skip
         columns = [c.name for c in table.columns if c.name not in ("region", "run_id")]
         frame = state.published_rows(store, table.name, kab.kemendagri_code, columns)
         store.replace_table(name, _typed(frame, table))

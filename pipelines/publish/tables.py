@@ -9,6 +9,7 @@ from connectors.warehouse import staging, state
 from connectors.warehouse.bulk import Rows, Staged
 from connectors.warehouse.tables import (
     discrepancy,
+    linkage_blocking,
     load_audit,
     place,
     quarantine,
@@ -110,6 +111,7 @@ def _quarantined(
 _PUBLISHED_ASSETS = (
     resident, resident_link, quarantine, review_queue, resident_history, discrepancy,
     load_audit, source_record, quarantine_line, source_change, run_audit, refused_file, place,
+    linkage_blocking,
 )  # fmt: skip
 
 
@@ -173,6 +175,7 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         source_change.name: Staged(staging.changes_table(kab), of_run),
         refused_file.name: _refused(files, run_id, now),
         place.name: places_of(kab).assign(region=region),
+        linkage_blocking.name: Staged(staging.blocking_table(kab), of_run),
     }
     counts = {name.split(".")[-1]: n for name, n in store.row_counts(tables).items()}
     tables[run_audit.name] = run_row(
