@@ -211,6 +211,12 @@ def test_discrepancies_filter_page_and_export_formula_escaped(served):
     assert '\'=HYPERLINK("http://x")' in {r["details"] for r in rows}
     total = query(url, "SELECT count(*) AS n FROM discrepancy").iloc[0, 0]
     assert f"{total:,} findings" in client.get("/discrepancies").text
+    # A page number typed by hand, however odd, shows a page of the list.
+    last = f"page {max((total + 49) // 50, 1)} of"
+    for odd in ("99999999999999999999", "-5", "x", "0"):
+        shown = client.get(f"/discrepancies?page={odd}")
+        assert shown.status_code == 200, odd
+        assert ("page 1 of" in shown.text) or (last in shown.text), odd
 
 
 def test_data_docs_and_the_report_are_served_to_signed_in_people(served, tmp_path):

@@ -300,11 +300,13 @@ def _filter(ctx: Ctx) -> wb.FindingFilter:
 
 def discrepancies(ctx: Ctx) -> Response:
     where = _filter(ctx)
+    total = wb.finding_count(ctx.store, where)
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     try:
-        page = max(int(ctx.query.get("page", "1")), 1)
+        page = int(ctx.query.get("page", "1"))
     except ValueError:
         page = 1
-    total = wb.finding_count(ctx.store, where)
+    page = min(max(page, 1), pages)  # a page past the last shows the last
     shown = wb.findings(ctx.store, where, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     params = {k: v for k, v in vars(where).items() if v}
     return ctx.render(
@@ -312,7 +314,7 @@ def discrepancies(ctx: Ctx) -> Response:
         findings=shown,
         total=total,
         page=page,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        pages=pages,
         where=vars(where),
         kinds=sorted(wb.finding_kinds(ctx.store)),
         query=urllib.parse.urlencode(params),
