@@ -56,12 +56,16 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+#: The workbench's address on this machine, as a browser there names it.
+LOCAL = "http://127.0.0.1:8750"
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, generated):  # type: ignore[no-untyped-def]
     base = tmp_path_factory.mktemp("workbench")
     url, _ = make_region(base, generated)
     app = create_app(ServeSettings(url))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         yield url, client
 
 
@@ -248,9 +252,26 @@ def test_data_docs_and_the_report_are_served_to_signed_in_people(served, tmp_pat
 
 def test_session_cookie_is_httponly_and_strict(tmp_path_factory, served):
     url, _ = served
-    with TestClient(create_app(ServeSettings(url))) as fresh:
+    with TestClient(create_app(ServeSettings(url)), base_url=LOCAL) as fresh:
         cookie = fresh.get("/").headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_without_a_sign_in_only_requests_to_this_machine_are_answered(served):
+    """A page elsewhere pointing its own name at 127.0.0.1 (DNS rebinding) reads nothing."""
+    url, _ = served
+    app = create_app(ServeSettings(url))
+    for base in ("http://127.0.0.1:8750", "http://localhost:8750", "http://[::1]:8750"):
+        with TestClient(app, base_url=base) as client:
+            assert client.get("/").status_code == 200, base
+    with TestClient(app, base_url="http://attacker.example:8750") as client:
+        refused = client.get("/")
+        assert refused.status_code == 421 and "this machine only" in refused.text
+        assert client.get("/discrepancies.csv").status_code == 421
+    # With a token everybody signs in, and the cookie is the host's own: any name answers.
+    with TestClient(create_app(ServeSettings(url, token="s3cret")),
+                    base_url="http://padu.example") as client:  # fmt: skip
+        assert client.get("/signin").status_code == 200
 
 
 def test_off_this_machine_only_with_a_token(served):

@@ -28,7 +28,7 @@ from connectors.warehouse.connection import WarehouseConnectionError
 from connectors.warehouse.locks import WarehouseBusyError
 from connectors.warehouse.workbench import Forbidden, ServingWarehouse
 from workbench.auth import COOKIE, Session, Sessions
-from workbench.settings import ServeSettings
+from workbench.settings import LOCAL_HOSTS, ServeSettings
 
 HERE = Path(__file__).parent
 #: No inline script or style, nothing from another origin, no framing.
@@ -223,6 +223,35 @@ def _with_cookie(
     return response
 
 
+class LocalOnly:
+    """Without a sign-in (embedded DuckDB on this machine, no token), only requests addressed
+    to this machine by name are answered: a web page elsewhere that points its own host name
+    at 127.0.0.1 (DNS rebinding) cannot read the workbench through the browser of someone
+    running it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _host_of(scope) not in LOCAL_HOSTS:
+            refused = Response(
+                "padu serves this warehouse to this machine only (address it as 127.0.0.1 "
+                "or localhost)", status_code=421, media_type="text/plain",
+            )  # fmt: skip
+            await refused(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _host_of(scope: Scope) -> str:
+    """The host name a request was addressed to (its Host header, without the port)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = urllib.parse.urlsplit("//" + value.decode("latin-1")).hostname
+            return host or ""
+    return ""
+
+
 class SecurityHeaders:
     """Restrictive headers on every response: the CSP, no sniffing, no referrer, no caching
     of pages (they can show personal fields)."""
@@ -280,5 +309,7 @@ def create_app(settings: ServeSettings) -> Starlette:
         routes.append(Mount("/report", bench.protected(report, views.may_read_report)))
     app = Starlette(routes=routes)
     app.state.workbench = bench
+    if not bench.sessions.needs_sign_in:
+        app.add_middleware(LocalOnly)
     app.add_middleware(SecurityHeaders)
     return app
