@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from conftest import rows_of
 
 from connectors.report.page import build_report
@@ -16,16 +15,6 @@ from connectors.warehouse.engine import Warehouse
 from pipelines.cli import run_pipeline
 
 OLD, NEW = "20261101", "20261102"
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory, generated):
-    """A region loaded once: the current snapshot of every source is of 2026-11-01."""
-    root = tmp_path_factory.mktemp("stale")
-    generated(root / "landing", region="6309", people=800, seed=4)
-    url = f"duckdb:///{root / 'w.duckdb'}"
-    assert run_pipeline(root / "landing", url, None, echo=lambda _: None)
-    return root, url
 
 
 def _next_folder(root: Path, name: str) -> Path:
@@ -39,29 +28,13 @@ def _next_folder(root: Path, name: str) -> Path:
     return folder
 
 
-def _next_delivery(root: Path, url: str, name: str) -> tuple[Path, str]:
-    """A copy of the warehouse, and the next day's landing folder."""
-    folder = _next_folder(root, name)
-    copy = root / f"{name}.duckdb"
-    shutil.copy(url.removeprefix("duckdb:///"), copy)
-    return folder, f"duckdb:///{copy}"
-
-
 def _current(url: str) -> dict[str, str]:
     rows = rows_of(url, "SELECT source, source_file FROM load_audit WHERE current")
     return dict(zip(rows["source"], rows["source_file"], strict=True))
 
 
-def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
-    tmp_path, warehouse_url, monkeypatch, generated
-):
-    key = tmp_path / "pseudonym.key"
-    key.write_text("k" * 64)
-    key.chmod(0o600)
-    monkeypatch.setenv("PADU_PSEUDONYM_KEY_FILE", str(key))
-    url = warehouse_url
-    generated(tmp_path / "landing", region="6309", people=500, seed=4)
-    assert run_pipeline(tmp_path / "landing", url, None, echo=lambda _: None)
+def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(tmp_path, published):
+    url = published.url
     landing = _next_folder(tmp_path, "broken")
     registry = next(landing.glob("dukcapil_*"))
     lines = registry.read_text(encoding="utf-8").splitlines()
@@ -99,9 +72,12 @@ def test_an_unreadable_registry_file_keeps_the_registry_on_its_snapshot(
     assert list(exported["source"]) == ["dukcapil"]
 
 
-def test_a_file_with_far_fewer_rows_is_refused_with_both_counts(first_run):
-    root, first_url = first_run
-    landing, url = _next_delivery(root, first_url, "shrunk")
+def test_a_file_with_far_fewer_rows_is_refused_with_both_counts(tmp_path, published_region):
+    with published_region("duckdb", tmp_path / "landing", people=300, seed=31) as made:
+        _refused_with_both_counts(_next_folder(tmp_path, "shrunk"), made.url)
+
+
+def _refused_with_both_counts(landing: Path, url: str) -> None:
     voters = next(landing.glob("kpu_*"))
     lines = voters.read_text(encoding="utf-8").splitlines()
     voters.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
