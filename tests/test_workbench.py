@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from connectors.warehouse.engine import Warehouse
 from pipelines.cli import main, run_pipeline
 from workbench import ServeRefused, ServeSettings, check_binding, create_app
+from workbench.app import MAX_FORM
 
 HOSTILE = "<script>window.pwned = 1</script>LESTARI"
 #: As the registry's reader keeps it (names are upper-cased).
@@ -338,6 +339,21 @@ def test_quality_sample_is_a_second_review_queue(served):
     assert list(stored.iloc[0][["label", "note"]]) == ["no_match", "different mother"]
     assert "quality" in set(query(url, "SELECT purpose FROM access_log")["purpose"])
     assert "precision" in client.get("/quality").text
+    # A hand-made item number is refused as a request, not a fault.
+    for odd in ("\u00b2", "9" * 40, "-1", ""):
+        refused = client.post(
+            "/quality/label",
+            data={"csrf": csrf_of(page.text), "item_id": odd, "decision": "match"},
+        )
+        assert refused.status_code == 400 and "no such sample item" in refused.text, odd
+
+
+def test_a_form_larger_than_any_page_sends_is_refused_unread(served):
+    _, client = served
+    page = client.get("/review").text
+    huge = {"csrf": csrf_of(page), "note": "x" * (MAX_FORM + 1)}
+    refused = client.post("/review/decide", data=huge)
+    assert refused.status_code == 413
 
 
 def test_findings_filter_on_the_residents_kecamatan_desa_and_tps(served):

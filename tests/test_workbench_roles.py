@@ -188,5 +188,8 @@ def test_the_roles_grants(warehouse):
     assert not can("auditor", "SELECT nik FROM restricted.source_record LIMIT 1")
     label = "UPDATE quality_item SET note = note WHERE item_id < 0"
     assert can("reviewer", label) and not can("auditor", label)
+    # The label only: the sample's design (strata, inclusion, keys) is not a reviewer's.
+    assert not can("reviewer", "UPDATE quality_item SET inclusion = 1 WHERE item_id < 0")
+    assert not can("reviewer", "UPDATE quality_item SET stratum = 'x' WHERE item_id < 0")
     assert not can("statistician", log)
     assert not can("statistician", "SELECT count(*) FROM access_log")

@@ -7,6 +7,7 @@ person's role may not read ends in a 403 page naming the table, never a tracebac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import urllib.parse
@@ -42,6 +43,8 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+#: The most a form's body may hold, in bytes (a review note is far less).
+MAX_FORM = 65536
 _log = logging.getLogger("padu.workbench")
 
 
@@ -66,6 +69,8 @@ class Ctx:
     query: dict[str, str] = field(default_factory=dict)
     #: Set by a sign-in: the session that replaces this one.
     new_session: Session | None = None
+    #: Seconds to wait before answering (a refused sign-in), without holding a thread.
+    pause: float = 0.0
 
     @property
     def store(self) -> ServingWarehouse:
@@ -119,9 +124,16 @@ class Workbench:
                 session = self.sessions.new()
             form: dict[str, str] = {}
             if request.method == "POST":
-                form = await _form(request)
-                if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+                posted = await _form(request)
+                if posted is None:
                     response: Response = self.render(
+                        "error.html", session, status=413,
+                        message=f"a form holds at most {MAX_FORM:,} bytes",
+                    )  # fmt: skip
+                    return _with_cookie(response, session, fresh)
+                form = posted
+                if not secrets.compare_digest(form.get("csrf", ""), session.csrf):
+                    response = self.render(
                         "error.html", session, status=403,
                         message="this form has expired or did not come from padu's own page "
                         "(CSRF check): reload the page and try again",
@@ -156,6 +168,8 @@ class Workbench:
                     "error.html", session, status=500,
                     message="this page failed; the server's log names the kind of fault",
                 )  # fmt: skip
+            if ctx.pause:
+                await asyncio.sleep(ctx.pause)
             # A new session's cookie; a sign-in replaces the session (and its cookie).
             current = ctx.new_session or session
             secure = request.url.scheme == "https"
@@ -202,13 +216,19 @@ def self_redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """A URL-encoded form's fields (the only kind padu's pages send)."""
+async def _form(request: Request) -> dict[str, str] | None:
+    """A URL-encoded form's fields (the only kind padu's pages send); None for a body of more
+    than ``MAX_FORM`` bytes, which is not read further."""
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind != "application/x-www-form-urlencoded":
         return {}
-    body = (await request.body())[:65536].decode("utf-8", "replace")
-    return {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    text = body.decode("utf-8", "replace")
+    return {k: v[0] for k, v in urllib.parse.parse_qs(text, keep_blank_values=True).items()}
 
 
 def _with_cookie(

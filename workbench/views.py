@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,8 @@ from workbench.masking import masked
 T = TypeVar("T")
 PAGE_SIZE = 50
 #: Where a sign-in may go on to: a path of this site (not ``//host``, another site).
+#: A sample item's number as a form sends it (ASCII digits; far below any integer limit).
+_ITEM_ID = re.compile(r"[0-9]{1,12}")
 _SAFE_NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_.\-]*$")
 #: A refused sign-in answers after this pause, which slows guessing passwords or tokens.
 REFUSAL_PAUSE = 1.0
@@ -64,7 +65,7 @@ def sign_in(ctx: Ctx) -> Response:
             )
             return ctx.redirect(target)
         except SignInRefused as err:
-            time.sleep(REFUSAL_PAUSE)
+            ctx.pause = REFUSAL_PAUSE  # waited out of the worker threads, before answering
             error = str(err)
     return ctx.render(
         "signin.html", status=401 if error else 200, error=error, next=target,
@@ -447,19 +448,26 @@ def sample_review(ctx: Ctx) -> Response:
         )
     item = todo[0]
     refs = _item_rows(store, item)
-    view = pair_view(ctx, refs, "quality") if refs else None
+    try:
+        view = pair_view(ctx, refs, "quality") if refs else None
+    except Refused:  # a row as sampled was purged since: its record's current row
+        refs = _item_rows(store, item, as_sampled=False)
+        view = pair_view(ctx, refs, "quality") if refs else None
     return ctx.render(
         "sample.html", item=item.to_dict(), view=view, region=region, regions=regions,
         left=len(items),
     )  # fmt: skip
 
 
-def _item_rows(store: wb.Warehouse, item: pd.Series) -> list[tuple[str, int]]:
-    """The source rows of a sample item: as sampled, else the current rows of its records."""
+def _item_rows(
+    store: wb.Warehouse, item: pd.Series, as_sampled: bool = True
+) -> list[tuple[str, int]]:
+    """The source rows of a sample item: as sampled (unless not ``as_sampled``), else the
+    current rows of its records."""
     refs = []
     for side in ("left", "right"):
         file, row, key = item.get(f"{side}_file"), item.get(f"{side}_row"), item.get(f"{side}_key")
-        if isinstance(file, str) and row is not None and not pd.isna(row):
+        if as_sampled and isinstance(file, str) and row is not None and not pd.isna(row):
             refs.append((file, int(row)))
         elif isinstance(key, str):
             current = wb.current_rows_of_keys(store, [key])
@@ -476,7 +484,7 @@ def sample_label(ctx: Ctx) -> Response:
     if label not in quality_sample.LABELS:
         raise Refused(400, "the label must be match, no_match or unsure")
     item_id = ctx.form.get("item_id", "")
-    if not item_id.isdigit():
+    if not _ITEM_ID.fullmatch(item_id):
         raise Refused(400, "no such sample item")
     note = ctx.form.get("note", "").strip() or None
     try:

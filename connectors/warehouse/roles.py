@@ -144,7 +144,12 @@ def _reviewer_grants(connection: sa.Connection, restricted_tables: list[str]) ->
         statements.append(f"GRANT INSERT, DELETE ON {review_decision.name} TO {REVIEWER}")
     # The clerical quality sample's items, which reviewers label (padu serve /quality/review).
     if _exists(connection, quality_item.name):
-        statements.append(f"GRANT UPDATE ON {quality_item.name} TO {REVIEWER}")
+        # Only the label's columns: the design (strata, inclusion, keys) is the estimate's.
+        statements += [
+            f"REVOKE UPDATE ON {quality_item.name} FROM {REVIEWER}",
+            f"GRANT UPDATE (label, note, decided_by, decided_at) ON {quality_item.name} "
+            f"TO {REVIEWER}",
+        ]
     return statements
 
 
