@@ -2,7 +2,7 @@
 
 Pages read through ``connectors.warehouse.workbench`` (all SQL is there) with the signed-in
 person's store; decisions go through ``connectors.warehouse.review``, as ``padu review decide``
-records them. Every display of a record's personal fields is written to ``access_log``.
+records them. Every display of a source row's personal fields is written to ``access_log``.
 """
 
 from __future__ import annotations

@@ -79,7 +79,10 @@ def init(url: str | None, with_roles: bool) -> None:
     (connectors/warehouse/roles.py)."""
     _migrate(_url(url), with_roles)
     if with_roles and _url(url).startswith("postgresql"):
-        click.echo("roles: padu_statistician, padu_auditor, padu_engineer (grant them to users)")
+        click.echo(
+            "roles: padu_statistician, padu_auditor, padu_reviewer, padu_engineer "
+            "(grant them to users)"
+        )
 
 
 @warehouse.command()
