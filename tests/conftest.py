@@ -138,6 +138,18 @@ def rows_of(url: str, sql: str) -> pd.DataFrame:
         store.dispose()
 
 
+def permitted(engine: sa.Engine, sql: str) -> bool:
+    """True if ``sql`` runs on ``engine`` (a role's connection); False if the database says
+    permission denied (any other error fails the test)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql))
+        return True
+    except sa.exc.ProgrammingError as err:
+        assert "permission denied" in str(err)
+        return False
+
+
 def stored_bytes(path: Path) -> bytes:
     """The bytes of ``path``; for an SQLite file (Dagster's storage) also every value in it,
     decompressed where Dagster compressed it (job snapshots are zlib-compressed)."""

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from conftest import permitted
 from sqlalchemy.pool import NullPool
 
 from pipelines.cli import main
@@ -58,36 +59,26 @@ def connect_as(initialised) -> Iterator:
     admin.dispose()
 
 
-def _can(engine: sa.Engine, sql: str) -> bool:
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(sql))
-        return True
-    except sa.exc.ProgrammingError as err:
-        assert "permission denied" in str(err)
-        return False
-
-
 def test_statistician_reads_views_and_pseudonymised_tables_only(connect_as):
     statistician = connect_as("padu_statistician")
     for readable in ("v_population_by_desa", "v_coverage_by_kecamatan",
                      "v_voter_list_quality_by_kecamatan", "resident_change", "resident",
                      "resident_history", "linkage_blocking"):  # fmt: skip
-        assert _can(statistician, f"SELECT * FROM {readable}"), readable
+        assert permitted(statistician, f"SELECT * FROM {readable}"), readable
     for restricted in ("restricted.source_record", "restricted.quarantine_line",
                        "resident_link", "discrepancy", "quarantine", "load_audit"):  # fmt: skip
-        assert not _can(statistician, f"SELECT * FROM {restricted}"), restricted
+        assert not permitted(statistician, f"SELECT * FROM {restricted}"), restricted
 
 
 def test_auditor_reads_lineage_but_cannot_write_or_see_raw_identifiers(connect_as):
     auditor = connect_as("padu_auditor")
     for readable in ("discrepancy", "resident_link", "quarantine", "load_audit", "run_audit",
                      "source_change", "resident", "v_population_by_desa"):  # fmt: skip
-        assert _can(auditor, f"SELECT * FROM {readable}"), readable
-    assert not _can(auditor, "SELECT * FROM restricted.source_record")
-    assert not _can(auditor, "DELETE FROM resident")
-    assert not _can(auditor, "UPDATE discrepancy SET details = 'x'")
-    assert not _can(
+        assert permitted(auditor, f"SELECT * FROM {readable}"), readable
+    assert not permitted(auditor, "SELECT * FROM restricted.source_record")
+    assert not permitted(auditor, "DELETE FROM resident")
+    assert not permitted(auditor, "UPDATE discrepancy SET details = 'x'")
+    assert not permitted(
         auditor,
         "INSERT INTO review_decision (left_key, right_key, decision, decided_by, decided_at) "
         "VALUES ('a', 'b', 'match', 'x', now())",
@@ -96,8 +87,8 @@ def test_auditor_reads_lineage_but_cannot_write_or_see_raw_identifiers(connect_a
 
 def test_engineer_reads_the_restricted_schema(connect_as):
     engineer = connect_as("padu_engineer")
-    assert _can(engineer, "SELECT * FROM restricted.source_record")
-    assert _can(engineer, "DELETE FROM resident WHERE resident_id = 'none'")
+    assert permitted(engineer, "SELECT * FROM restricted.source_record")
+    assert permitted(engineer, "DELETE FROM resident WHERE resident_id = 'none'")
 
 
 def test_engineers_read_a_runs_working_tables_as_they_are_made(initialised, connect_as):
@@ -112,8 +103,8 @@ def test_engineers_read_a_runs_working_tables_as_they_are_made(initialised, conn
     store.replace_table("restricted.stg_links_6309", pd.DataFrame({"source_row": [1, 2]}))
     store.dispose()
     engineer, auditor = connect_as("padu_engineer"), connect_as("padu_auditor")
-    assert _can(engineer, "SELECT * FROM restricted.stg_links_6309")
-    assert not _can(auditor, "SELECT * FROM restricted.stg_links_6309")
+    assert permitted(engineer, "SELECT * FROM restricted.stg_links_6309")
+    assert not permitted(auditor, "SELECT * FROM restricted.stg_links_6309")
 
 
 def test_only_engineers_create_tables_in_public_after_init(postgres_url):
@@ -136,9 +127,9 @@ def test_only_engineers_create_tables_in_public_after_init(postgres_url):
             users.append(user)
             url = sa.engine.make_url(postgres_url).set(username=user)
             engines[role] = sa.create_engine(url, poolclass=NullPool)
-        assert not _can(engines["padu_statistician"], "CREATE TABLE public.mine (x int)")
-        assert not _can(engines["padu_auditor"], "CREATE TABLE public.mine (x int)")
-        assert _can(engines["padu_engineer"], "CREATE TABLE public.mine (x int)")
+        assert not permitted(engines["padu_statistician"], "CREATE TABLE public.mine (x int)")
+        assert not permitted(engines["padu_auditor"], "CREATE TABLE public.mine (x int)")
+        assert permitted(engines["padu_engineer"], "CREATE TABLE public.mine (x int)")
     finally:
         for engine in engines.values():
             engine.dispose()
