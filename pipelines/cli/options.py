@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -35,6 +36,15 @@ class RegionCode(click.ParamType):
 
 
 REGION = RegionCode()
+
+
+def person(by: str | None, who: str) -> str:
+    """The name a command records: ``--by``, else ``$USER``; a usage error without either
+    (``who``: what the message asks for, e.g. "decided")."""
+    name = (by or os.environ.get("USER") or "").strip()
+    if not name:
+        raise click.UsageError(f"say who {who} with --by NAME ($USER is not set)")
+    return name
 
 
 def existing_warehouse(warehouse: str | None) -> str:

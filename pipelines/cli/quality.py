@@ -8,19 +8,12 @@ import os
 
 import click
 
-from pipelines.cli.options import REGION, WAREHOUSE_HELP, existing_warehouse
+from pipelines.cli.options import REGION, WAREHOUSE_HELP, existing_warehouse, person
 
 
 @click.group()
 def quality() -> None:
     """Estimate precision and recall from a labelled sample of candidate pairs."""
-
-
-def _reviewer(by: str | None) -> str:
-    name = (by or os.environ.get("USER") or "").strip()
-    if not name:
-        raise click.UsageError("say who you are with --by NAME ($USER is not set)")
-    return name
 
 
 @quality.command("sample")
@@ -107,7 +100,7 @@ def quality_label(
     from connectors.warehouse.engine import Warehouse
     from connectors.warehouse.quality_sample import QualityError, label_item
 
-    by = _reviewer(decided_by)
+    by = person(decided_by, "you are")
     store = Warehouse(existing_warehouse(warehouse))
     try:
         label_item(store, item, label, by, note)

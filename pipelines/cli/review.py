@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from pipelines.cli.options import WAREHOUSE_HELP, existing_warehouse
+from pipelines.cli.options import WAREHOUSE_HELP, existing_warehouse, person
 
 
 @click.group()
@@ -79,9 +77,7 @@ def review_decide(
     from connectors.warehouse.engine import Warehouse
     from connectors.warehouse.review import ReviewError, pair_evidence, record_decision
 
-    by = (decided_by or os.environ.get("USER") or "").strip()
-    if not by:
-        raise click.UsageError("say who decided with --by NAME ($USER is not set)")
+    by = person(decided_by, "decided")
     left_ref, right_ref = _row_ref(left), _row_ref(right)
     store = Warehouse(existing_warehouse(warehouse))
     try:
