@@ -54,6 +54,11 @@ class RegionResult:
     blocking: pd.DataFrame
 
 
+def applied(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The decisions a run applies (``APPLIED_DECISIONS``): not the unsure ones."""
+    return decisions[decisions["decision"].isin(APPLIED_DECISIONS)]
+
+
 def decisions_for(records_keys: pd.Series, decisions: pd.DataFrame) -> pd.DataFrame:
     """Decisions as record positions (``left``, ``right``, ``match``) for the linker.
 
@@ -61,7 +66,7 @@ def decisions_for(records_keys: pd.Series, decisions: pd.DataFrame) -> pd.DataFr
     several rows (a voter listed twice) applies to each of them. Only match and no_match
     decisions are applied (``APPLIED_DECISIONS``): an unsure one leaves the pair to the model.
     """
-    decisions = decisions[decisions["decision"].isin(APPLIED_DECISIONS)]
+    decisions = applied(decisions)
     positions = pd.DataFrame({"key": records_keys.to_numpy(), "position": range(len(records_keys))})
     pairs = decisions.merge(positions, left_on="left_key", right_on="key").merge(
         positions, left_on="right_key", right_on="key", suffixes=("_l", "_r")

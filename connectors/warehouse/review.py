@@ -22,8 +22,6 @@ from matching.region import APPLIED_DECISIONS
 #: reviewer to settle) but not applied: the run decides the pair as if undecided, and it
 #: stays in the review queue, after the undecided pairs.
 DECISIONS = ("match", "no_match", "unsure")
-#: The decisions a run applies.
-APPLIED = APPLIED_DECISIONS
 UNSURE = "unsure"
 #: Birth dates at least this far apart (days) speak against one person: two years, more than
 #: a mistyped digit of the day, month or last digit of the year usually makes.
@@ -88,7 +86,7 @@ class PairEvidence:
         """What in the rows speaks strongly against ``decision``: for ``match``, different
         sex, birth dates years apart or different NIKs; for ``no_match``, the same NIK."""
         a, b = self.left, self.right
-        if decision not in APPLIED:
+        if decision not in APPLIED_DECISIONS:
             return []
         if decision == "no_match":
             return ["both rows carry the same NIK"] if self.same_nik else []
@@ -205,11 +203,6 @@ def record_decision(
 
 def load_decisions(store: Warehouse) -> pd.DataFrame:
     """All decisions, unsure ones too: ``left_key``, ``right_key``, ``decision``
-    (``applied`` keeps those a run applies)."""
+    (``matching.region.applied`` keeps those a run applies)."""
     store.create_tables()
     return store.query("SELECT left_key, right_key, decision FROM review_decision")
-
-
-def applied(decisions: pd.DataFrame) -> pd.DataFrame:
-    """The decisions a run applies (match, no_match): not the unsure ones."""
-    return decisions[decisions["decision"].isin(APPLIED)]

@@ -8,7 +8,7 @@ from connectors.reference.regions import Kabupaten
 from connectors.schema import Source
 from connectors.warehouse import staging, state
 from connectors.warehouse.engine import Warehouse
-from connectors.warehouse.review import applied, load_decisions
+from connectors.warehouse.review import load_decisions
 from connectors.warehouse.tables import (
     discrepancy,
     linkage_blocking,
@@ -18,7 +18,7 @@ from connectors.warehouse.tables import (
     source_change,
 )
 from matching.identity import TRACKED
-from matching.region import PreviousState, link_region
+from matching.region import PreviousState, applied, link_region
 from matching.snapshots import CONTENT, diff_snapshots, row_hashes
 from pipelines.fingerprint import run_fingerprint
 from pipelines.partitions import regions, run_region
